@@ -1,0 +1,122 @@
+# dtk-operator: the only build file.
+#
+# Top-level targets first make sure the Debian packages are present
+# (scripts/deps.sh, idempotent) and then re-enter make, so pkg-config is only
+# consulted once the libraries exist. New modules need no edit here: every
+# pkg/*/*.c goes into libdtk.a, every cmd/<name>/ becomes build/bin/<name>,
+# every test/unit/test_*.c and test/integration/test_*.c becomes a cmocka
+# binary, and test/integration/it_*.sh are shell end-to-end tests.
+
+BUILD ?= build
+CC ?= gcc
+OPT ?= -O2
+SAN ?=
+PKGS := libcurl yajl yaml-0.1 libmicrohttpd openssl
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror \
+	-Wshadow -Wno-missing-field-initializers -g $(OPT) $(SAN) -I. $(PKG_CFLAGS) -MMD -MP
+LDLIBS := $(PKG_LIBS) -lpthread -lm
+TEST_LDLIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
+
+PKG_SRCS := $(sort $(wildcard pkg/*/*.c))
+CONTROLLER_SRCS := $(sort $(wildcard controller/*.c controller/*/*.c))
+CMDS := $(notdir $(patsubst %/,%,$(sort $(dir $(wildcard cmd/*/*.c)))))
+SUPPORT_SRCS := $(sort $(wildcard test/support/*.c))
+UNIT_SRCS := $(sort $(wildcard test/unit/test_*.c))
+ITEST_SRCS := $(sort $(wildcard test/integration/test_*.c))
+BENCH_SRCS := $(sort $(wildcard test/bench/bench_*.c))
+
+PKG_OBJS := $(PKG_SRCS:%.c=$(BUILD)/obj/%.o)
+CONTROLLER_OBJS := $(CONTROLLER_SRCS:%.c=$(BUILD)/obj/%.o)
+SUPPORT_OBJS := $(SUPPORT_SRCS:%.c=$(BUILD)/obj/%.o)
+LIBDTK := $(BUILD)/lib/libdtk.a
+LIBCTRL := $(BUILD)/lib/libdtkctrl.a
+BINS := $(CMDS:%=$(BUILD)/bin/%)
+UNIT_BINS := $(UNIT_SRCS:%.c=$(BUILD)/%)
+ITEST_BINS := $(ITEST_SRCS:%.c=$(BUILD)/%)
+BENCH_BINS := $(BENCH_SRCS:%.c=$(BUILD)/%)
+
+ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=all
+
+.PHONY: all build-all deps test test-unit test-integration asan bench run \
+	lint format format-check check-deps clean
+
+all: deps
+	@$(MAKE) --no-print-directory build-all
+
+deps:
+	@scripts/deps.sh build
+
+build-all: $(BINS) $(UNIT_BINS) $(ITEST_BINS) $(BENCH_BINS)
+
+test: 
+	@scripts/deps.sh test
+	@$(MAKE) --no-print-directory build-all
+	@DTK_BUILD=$(BUILD) test/run-tests.sh
+
+test-unit: all
+	@DTK_BUILD=$(BUILD) DTK_TEST_ONLY=unit test/run-tests.sh
+
+test-integration:
+	@scripts/deps.sh test
+	@$(MAKE) --no-print-directory build-all
+	@DTK_BUILD=$(BUILD) DTK_TEST_ONLY=integration test/run-tests.sh
+
+# The whole suite again, built with AddressSanitizer + UBSan (LeakSanitizer
+# included): the servers the integration tests start are sanitized too.
+asan:
+	@scripts/deps.sh test
+	@$(MAKE) --no-print-directory BUILD=build/asan OPT=-O1 SAN="$(ASAN_FLAGS)" build-all
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	 DTK_BUILD=build/asan test/run-tests.sh
+
+bench:
+	@scripts/deps.sh test
+	@$(MAKE) --no-print-directory build-all
+	@DTK_BUILD=$(BUILD) test/run-bench.sh
+
+run:
+	@scripts/deps.sh test
+	@$(MAKE) --no-print-directory build-all
+	@DTK_BUILD=$(BUILD) scripts/run.sh
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(LIBDTK): $(PKG_OBJS)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
+$(LIBCTRL): $(CONTROLLER_OBJS)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
+.SECONDEXPANSION:
+$(BUILD)/bin/%: $$(patsubst %.c,$(BUILD)/obj/%.o,$$(wildcard cmd/%/*.c)) $(LIBCTRL) $(LIBDTK)
+	@mkdir -p $(@D)
+	$(CC) $(SAN) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/test/%: $(BUILD)/obj/test/%.o $(SUPPORT_OBJS) $(LIBCTRL) $(LIBDTK)
+	@mkdir -p $(@D)
+	$(CC) $(SAN) -o $@ $^ $(TEST_LDLIBS) $(LDLIBS)
+
+lint:
+	@scripts/lint.sh
+
+check-deps:
+	@scripts/lint.sh deps
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+format-check:
+	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
