@@ -21,7 +21,10 @@ TEST_LDLIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
 PKG_SRCS := $(sort $(wildcard pkg/*/*.c))
 CONTROLLER_SRCS := $(sort $(wildcard controller/*.c controller/*/*.c))
-CMDS := $(notdir $(patsubst %/,%,$(sort $(dir $(wildcard cmd/*/*.c)))))
+# A folder under cmd/ with a main.c is a program; its other files also go
+# into libdtkcmd.a so unit tests can link them.
+CMDS := $(notdir $(patsubst %/,%,$(sort $(dir $(wildcard cmd/*/main.c)))))
+CMD_LIB_SRCS := $(sort $(filter-out %/main.c,$(wildcard cmd/*/*.c)))
 SUPPORT_SRCS := $(sort $(wildcard test/support/*.c))
 UNIT_SRCS := $(sort $(wildcard test/unit/test_*.c))
 ITEST_SRCS := $(sort $(wildcard test/integration/test_*.c))
@@ -30,6 +33,8 @@ BENCH_SRCS := $(sort $(wildcard test/bench/bench_*.c))
 PKG_OBJS := $(PKG_SRCS:%.c=$(BUILD)/obj/%.o)
 CONTROLLER_OBJS := $(CONTROLLER_SRCS:%.c=$(BUILD)/obj/%.o)
 SUPPORT_OBJS := $(SUPPORT_SRCS:%.c=$(BUILD)/obj/%.o)
+CMD_LIB_OBJS := $(CMD_LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+LIBCMD := $(BUILD)/lib/libdtkcmd.a
 LIBDTK := $(BUILD)/lib/libdtk.a
 LIBCTRL := $(BUILD)/lib/libdtkctrl.a
 BINS := $(CMDS:%=$(BUILD)/bin/%)
@@ -95,12 +100,16 @@ $(LIBCTRL): $(CONTROLLER_OBJS)
 	@mkdir -p $(@D)
 	rm -f $@ && ar rcs $@ $^
 
+$(LIBCMD): $(CMD_LIB_OBJS)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
 .SECONDEXPANSION:
 $(BUILD)/bin/%: $$(patsubst %.c,$(BUILD)/obj/%.o,$$(wildcard cmd/%/*.c)) $(LIBCTRL) $(LIBDTK)
 	@mkdir -p $(@D)
 	$(CC) $(SAN) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/test/%: $(BUILD)/obj/test/%.o $(SUPPORT_OBJS) $(LIBCTRL) $(LIBDTK)
+$(BUILD)/test/%: $(BUILD)/obj/test/%.o $(SUPPORT_OBJS) $(LIBCMD) $(LIBCTRL) $(LIBDTK)
 	@mkdir -p $(@D)
 	$(CC) $(SAN) -o $@ $^ $(TEST_LDLIBS) $(LDLIBS)
 

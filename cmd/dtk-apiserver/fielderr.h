@@ -17,50 +17,50 @@
 
 #include "pkg/json/json.h"
 
-typedef struct fielderr {
+typedef struct dtk_fielderr {
     char *reason;  /* "FieldValueInvalid", "FieldValueRequired", ... */
     char *field;   /* "spec.replicas", "metadata.name", "spec.items[2].x" */
     char *message; /* the body, e.g. "Invalid value: 0: must be positive" */
-} fielderr;
+} dtk_fielderr;
 
-typedef struct fielderr_list {
-    fielderr *items;
+typedef struct dtk_fielderr_list {
+    dtk_fielderr *items;
     size_t len, cap;
-} fielderr_list;
+} dtk_fielderr_list;
 
 /* clang-format off */
-#define FIELDERR_LIST_INIT { NULL, 0, 0 }
+#define DTK_FIELDERR_LIST_INIT { NULL, 0, 0 }
 /* clang-format on */
 
-void fielderr_list_dispose(fielderr_list *list);
+void dtk_fielderr_list_dispose(dtk_fielderr_list *list);
 
 /* value may be NULL where Kubernetes omits it. value is borrowed; strings
  * print quoted (Go %q), numbers and booleans bare, null as "null", objects
  * and arrays as compact JSON. detail may be NULL or "". */
-void fielderr_invalid(fielderr_list *list, const char *field,
+void dtk_fielderr_invalid(dtk_fielderr_list *list, const char *field,
                       const dtk_json *value, const char *detail);
-void fielderr_type_invalid(fielderr_list *list, const char *field,
+void dtk_fielderr_type_invalid(dtk_fielderr_list *list, const char *field,
                            const dtk_json *value, const char *detail);
-void fielderr_required(fielderr_list *list, const char *field,
+void dtk_fielderr_required(dtk_fielderr_list *list, const char *field,
                        const char *detail);
-void fielderr_forbidden(fielderr_list *list, const char *field,
+void dtk_fielderr_forbidden(dtk_fielderr_list *list, const char *field,
                         const char *detail);
-void fielderr_duplicate(fielderr_list *list, const char *field,
+void dtk_fielderr_duplicate(dtk_fielderr_list *list, const char *field,
                         const dtk_json *value);
 /* supported: the accepted values as they should be printed, e.g. "\"a\"". */
-void fielderr_not_supported(fielderr_list *list, const char *field,
+void dtk_fielderr_not_supported(dtk_fielderr_list *list, const char *field,
                             const dtk_json *value,
                             const char *const *supported, size_t n);
-void fielderr_too_long(fielderr_list *list, const char *field,
+void dtk_fielderr_too_long(dtk_fielderr_list *list, const char *field,
                        const dtk_json *value, int64_t max_length);
-void fielderr_too_many(fielderr_list *list, const char *field, int64_t actual,
+void dtk_fielderr_too_many(dtk_fielderr_list *list, const char *field, int64_t actual,
                        int64_t max_items);
 
 /* Builds the 422 Status object for kind/group/name:
  * message "<Kind>[.<group>] \"<name>\" is invalid: <e1>" or "... [<e1>, <e2>]",
  * reason "Invalid", code 422, details {name, group, kind, causes[]}.
  * The caller owns the result. */
-dtk_json *fielderr_status(const fielderr_list *list, const char *kind,
+dtk_json *dtk_fielderr_status(const dtk_fielderr_list *list, const char *kind,
                           const char *group, const char *name);
 
 #endif
