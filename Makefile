@@ -105,7 +105,7 @@ $(LIBCMD): $(CMD_LIB_OBJS)
 	rm -f $@ && ar rcs $@ $^
 
 .SECONDEXPANSION:
-$(BUILD)/bin/%: $$(patsubst %.c,$(BUILD)/obj/%.o,$$(wildcard cmd/%/*.c)) $(LIBCTRL) $(LIBDTK)
+$(BUILD)/bin/%: $$(addprefix $(BUILD)/obj/,$$(subst .c,.o,$$(wildcard cmd/$$*/*.c))) $(LIBCTRL) $(LIBDTK)
 	@mkdir -p $(@D)
 	$(CC) $(SAN) -o $@ $^ $(LDLIBS)
 

@@ -22,6 +22,11 @@
 
 #define MAX_SEGMENTS 12
 
+int dtk_json_patch_apply(dtk_json **doc, const dtk_json *ops);
+int dtk_json_merge_patch(dtk_json **doc, const dtk_json *patch);
+int dtk_smp_apply(dtk_json **doc, const dtk_json *patch, const char *group,
+                  const char *kind);
+
 typedef struct request {
     dtk_apiserver *s;
     dtk_httpserver_exchange *ex;
