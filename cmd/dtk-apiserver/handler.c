@@ -971,7 +971,8 @@ static void update_object(request *r, dtk_stored *st, dtk_json *incoming,
     dtk_json *meta;
     const dtk_json *old_meta = dtk_json_get(old, "metadata");
     const char *rv = dtk_meta_get(incoming, "resourceVersion");
-    const char *name = dtk_meta_get(old, "name");
+    /* Copied: the stored object (and its strings) is freed by the commit. */
+    char *name = dtk_strdup(dtk_meta_get(old, "name"));
     dtk_buf fin = DTK_BUF_INIT(0);
     int status_only = r->sub != NULL && strcmp(r->sub, "status") == 0;
 
@@ -981,12 +982,13 @@ static void update_object(request *r, dtk_stored *st, dtk_json *incoming,
     if (rv == NULL || *rv == '\0') {
         if (require_rv && r->t->custom) {
             dtk_fielderr_list errs = DTK_FIELDERR_LIST_INIT;
-            dtk_json *zero = dtk_json_new_number_text("0x0");
 
-            dtk_fielderr_invalid(&errs, "metadata.resourceVersion", zero,
-                                 "must be specified for an update");
+            /* Kubernetes prints the Go uint64 zero as 0x0 here. */
+            dtk_fielderr_add(&errs, "FieldValueInvalid",
+                             "metadata.resourceVersion",
+                             "Invalid value: 0x0: must be specified for an "
+                             "update");
             respond_invalid(r, &errs, name);
-            dtk_json_free(zero);
             dtk_fielderr_list_dispose(&errs);
             goto out;
         }
@@ -1085,6 +1087,7 @@ out:
     dtk_json_free(incoming);
     dtk_json_free(obj);
     dtk_buf_dispose(&fin);
+    dtk_free(name);
 }
 
 static void handle_update(request *r)
