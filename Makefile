@@ -104,6 +104,9 @@ $(LIBCMD): $(CMD_LIB_OBJS)
 	@mkdir -p $(@D)
 	rm -f $@ && ar rcs $@ $^
 
+# Objects are never intermediate: keep them for incremental builds.
+.SECONDARY:
+
 .SECONDEXPANSION:
 $(BUILD)/bin/%: $$(addprefix $(BUILD)/obj/,$$(subst .c,.o,$$(wildcard cmd/$$*/*.c))) $(LIBCTRL) $(LIBDTK)
 	@mkdir -p $(@D)

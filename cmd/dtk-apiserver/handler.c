@@ -824,7 +824,9 @@ static void handle_list(request *r)
         }
         items[n++] = it;
     }
-    qsort(items, n, sizeof(item), item_cmp);
+    if (n > 1) {
+        qsort(items, n, sizeof(item), item_cmp);
+    }
     end = n;
     if (limit > 0 && (size_t)limit < n) {
         end = (size_t)limit;

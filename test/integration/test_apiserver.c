@@ -615,6 +615,7 @@ static void test_apiserver__compacted_history_gives_410(void **state)
     a = create_cm("t-410", "a", NULL);
     c = call("POST", "/_dtk/compact", "application/json", "{}");
     assert_int_equal(c.status, 200);
+    reply_dispose(&c);
     c = create_cm("t-410", "b", NULL);
     snprintf(q, sizeof(q),
              "/api/v1/namespaces/t-410/configmaps?watch=1&resourceVersion="
@@ -650,7 +651,7 @@ static void test_apiserver__paging_is_a_consistent_snapshot(void **state)
     (void)state;
     create_namespace("t-page");
     for (int i = 0; i < 5; i++) {
-        char name[8];
+        char name[16];
         reply r;
 
         snprintf(name, sizeof(name), "c%d", i);
