@@ -38,7 +38,7 @@ static int read_port(const char *path)
     return port;
 }
 
-static int healthy(const char *url)
+static int healthy(const char *url, int tls)
 {
     dtk_http_client *c = NULL;
     dtk_http_client_options o = DTK_HTTP_CLIENT_OPTIONS_INIT;
@@ -49,6 +49,7 @@ static int healthy(const char *url)
 
     snprintf(u, sizeof(u), "%s/healthz", url);
     o.timeout_ms = 1000;
+    o.insecure_skip_verify = tls; /* only to see that it is up */
     if (dtk_http_client_new(&c, &o) < 0) {
         return 0;
     }
@@ -66,6 +67,7 @@ static int spawn(dtk_test_apiserver *a, const char *const *args)
     const char *argv[64];
     size_t n = 0;
     int64_t deadline;
+    int tls = 0;
 
     dtk_test_bin(bin, sizeof(bin), "dtk-apiserver");
     snprintf(portfile, sizeof(portfile), "%s/port", a->dir);
@@ -81,6 +83,7 @@ static int spawn(dtk_test_apiserver *a, const char *const *args)
     argv[n++] = a->kubeconfig;
     for (size_t i = 0; args != NULL && args[i] != NULL && n < 62; i++) {
         argv[n++] = args[i];
+        tls |= strcmp(args[i], "--tls-cert-file") == 0;
     }
     argv[n] = NULL;
     a->pid = fork();
@@ -112,8 +115,9 @@ static int spawn(dtk_test_apiserver *a, const char *const *args)
         }
         a->port = read_port(portfile);
         if (a->port > 0) {
-            snprintf(a->url, sizeof(a->url), "http://127.0.0.1:%d", a->port);
-            if (healthy(a->url)) {
+            snprintf(a->url, sizeof(a->url), "%s://127.0.0.1:%d",
+                     tls ? "https" : "http", a->port);
+            if (healthy(a->url, tls)) {
                 return 0;
             }
         }

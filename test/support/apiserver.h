@@ -10,7 +10,7 @@ typedef struct dtk_test_apiserver {
     pid_t pid;
     int port;
     char dir[256];        /* private temp dir: port file, kubeconfig, logs */
-    char url[64];         /* "http://127.0.0.1:PORT" */
+    char url[64];         /* "http://127.0.0.1:PORT" (https with TLS) */
     char kubeconfig[320]; /* written by the server (--kubeconfig-out) */
     char log[320];        /* the server's stderr */
 } dtk_test_apiserver;
