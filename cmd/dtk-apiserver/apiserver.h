@@ -123,6 +123,8 @@ typedef struct dtk_apiserver {
     pthread_t housekeeper;
     int housekeeper_started;
     int housekeeping_wanted; /* guarded by mu */
+    /* Separate from changed: commits must not wake the housekeeper. */
+    pthread_cond_t housekeeping_cv;
     dtk_httpserver *http;
 } dtk_apiserver;
 

@@ -27,7 +27,7 @@
 void dtk_housekeeping_kick(dtk_apiserver *s)
 {
     s->housekeeping_wanted = 1;
-    pthread_cond_broadcast(&s->changed);
+    pthread_cond_signal(&s->housekeeping_cv);
 }
 
 static int being_deleted(const dtk_json *obj)
@@ -416,7 +416,7 @@ static void *housekeeper_main(void *arg)
     pthread_mutex_lock(&s->mu);
     while (!s->stopping) {
         if (!s->housekeeping_wanted) {
-            pthread_cond_wait(&s->changed, &s->mu);
+            pthread_cond_wait(&s->housekeeping_cv, &s->mu);
             continue;
         }
         s->housekeeping_wanted = 0;
@@ -452,6 +452,7 @@ void dtk_housekeeping_stop(dtk_apiserver *s)
     pthread_mutex_lock(&s->mu);
     s->stopping = 1;
     pthread_cond_broadcast(&s->changed);
+    pthread_cond_signal(&s->housekeeping_cv);
     pthread_mutex_unlock(&s->mu);
     pthread_join(s->housekeeper, NULL);
     s->housekeeper_started = 0;

@@ -300,6 +300,7 @@ int main(int argc, char **argv)
     pthread_condattr_init(&cattr);
     pthread_condattr_setclock(&cattr, CLOCK_MONOTONIC);
     pthread_cond_init(&s.changed, &cattr);
+    pthread_cond_init(&s.housekeeping_cv, NULL);
     pthread_condattr_destroy(&cattr);
     dtk_store_init(&s);
     dtk_registry_add_builtins(&s);
@@ -370,6 +371,7 @@ out:
         dtk_registry_dispose(&s);
         dtk_faults_dispose(&s);
         pthread_cond_destroy(&s.changed);
+        pthread_cond_destroy(&s.housekeeping_cv);
         pthread_mutex_destroy(&s.mu);
     }
     dtk_auth_dispose();
