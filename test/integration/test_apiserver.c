@@ -7,9 +7,13 @@
 
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "pkg/base/alloc.h"
 #include "pkg/base/clock.h"
@@ -735,6 +739,60 @@ static void test_apiserver__discovery_lists_crd_resources(void **state)
     reply_dispose(&r);
 }
 
+static void test_apiserver__slow_clients_do_not_block_others(void **state)
+{
+    int fds[20];
+    struct sockaddr_in addr;
+    reply r;
+    static const char partial[] = "POST /api/v1/namespaces HTTP/1.1\r\n"
+                                  "Host: x\r\nContent-Length: 1000\r\n";
+
+    (void)state;
+    memset(&addr, 0, sizeof(addr));
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons((uint16_t)server.port);
+    inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+    /* Twenty clients that send half a request and then stall. */
+    for (int i = 0; i < 20; i++) {
+        fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+        assert_true(fds[i] >= 0);
+        assert_int_equal(connect(fds[i], (struct sockaddr *)&addr,
+                                 sizeof(addr)),
+                         0);
+        assert_int_equal(write(fds[i], partial, sizeof(partial) - 1),
+                         (ssize_t)(sizeof(partial) - 1));
+    }
+    r = call("GET", "/api/v1/namespaces/default", NULL, NULL);
+    assert_int_equal(r.status, 200);
+    reply_dispose(&r);
+    for (int i = 0; i < 20; i++) {
+        close(fds[i]);
+    }
+}
+
+static void test_apiserver__delete_collection_by_label(void **state)
+{
+    reply a, b, d, l;
+
+    (void)state;
+    create_namespace("t-dc");
+    a = create_cm("t-dc", "a", "{\"app\":\"x\"}");
+    b = create_cm("t-dc", "b", "{\"app\":\"y\"}");
+    d = call("DELETE", "/api/v1/namespaces/t-dc/configmaps?labelSelector=app%3Dx",
+             NULL, NULL);
+    assert_int_equal(d.status, 200);
+    assert_int_equal(dtk_json_len(dtk_json_get(d.body, "items")), 1);
+    l = call("GET", "/api/v1/namespaces/t-dc/configmaps", NULL, NULL);
+    assert_int_equal(dtk_json_len(dtk_json_get(l.body, "items")), 1);
+    assert_string_equal(str(dtk_json_at(dtk_json_get(l.body, "items"), 0),
+                            P("metadata", "name")),
+                        "b");
+    reply_dispose(&a);
+    reply_dispose(&b);
+    reply_dispose(&d);
+    reply_dispose(&l);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -754,6 +812,8 @@ int main(void)
         cmocka_unit_test(test_apiserver__paging_is_a_consistent_snapshot),
         cmocka_unit_test(test_apiserver__faults_are_injected),
         cmocka_unit_test(test_apiserver__discovery_lists_crd_resources),
+        cmocka_unit_test(test_apiserver__slow_clients_do_not_block_others),
+        cmocka_unit_test(test_apiserver__delete_collection_by_label),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
