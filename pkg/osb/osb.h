@@ -226,7 +226,8 @@ typedef struct dtk_osb_context {
 
 /* One request. Each operation reads the fields listed on it; ids must be
  * non-empty (they are percent-encoded in URLs). Everything is borrowed for
- * the duration of the call. */
+ * the duration of the call and must not point into the reply the call
+ * fills (copy reply->operation before polling with the same reply). */
 typedef struct dtk_osb_request {
     const char *instance_id;
     const char *binding_id;

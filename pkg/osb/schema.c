@@ -312,7 +312,7 @@ static void check_array(vctx *c, const dtk_json *schema, const dtk_json *v,
     if (items == NULL || items->type != DTK_JSON_OBJECT) {
         return;
     }
-    for (size_t i = 0; i < n && c->count <= MAX_VIOLATIONS; i++) {
+    for (size_t i = 0; i < n; i++) {
         (void)dtk_buf_printf(&c->path, "[%zu]", i);
         validate(c, items, dtk_json_at(v, i), depth + 1);
         path_truncate(&c->path, saved);
@@ -341,8 +341,7 @@ static void check_object(vctx *c, const dtk_json *schema, const dtk_json *v,
             }
         }
     }
-    for (size_t i = 0; i < v->u.object.len && c->count <= MAX_VIOLATIONS;
-         i++) {
+    for (size_t i = 0; i < v->u.object.len; i++) {
         const char *key = v->u.object.keys[i];
         const dtk_json *sub = dtk_json_get(props, key);
 
