@@ -22,7 +22,9 @@ static int get_bool_or(const dtk_json *obj, const char *key, int dflt)
     return v != NULL && v->type == DTK_JSON_BOOL ? v->u.boolean : dflt;
 }
 
-static int require_string(char **out, const dtk_json *obj, const char *key,
+static int require_string(char **out,
+                          const dtk_json *obj,
+                          const char *key,
                           const char *path)
 {
     const dtk_json *v = dtk_json_get(obj, key);
@@ -94,8 +96,10 @@ void dtk_osb_catalog_free(dtk_osb_catalog *catalog)
     dtk_free(catalog);
 }
 
-static int decode_plan(dtk_osb_plan *p, dtk_json *obj,
-                       const dtk_osb_service *s, const char *path)
+static int decode_plan(dtk_osb_plan *p,
+                       dtk_json *obj,
+                       const dtk_osb_service *s,
+                       const char *path)
 {
     const dtk_json *v;
     const dtk_json *mi;
@@ -108,14 +112,14 @@ static int decode_plan(dtk_osb_plan *p, dtk_json *obj,
     }
     if ((error = require_string(&p->id, obj, "id", path)) < 0 ||
         (error = require_string(&p->name, obj, "name", path)) < 0 ||
-        (error = require_string(&p->description, obj, "description",
-                                path)) < 0) {
+        (error = require_string(&p->description, obj, "description", path)) <
+            0) {
         return error;
     }
     p->free = get_bool_or(obj, "free", 1);
     p->bindable = get_bool_or(obj, "bindable", s->bindable);
-    p->plan_updateable = get_bool_or(obj, "plan_updateable",
-                                     s->plan_updateable);
+    p->plan_updateable =
+        get_bool_or(obj, "plan_updateable", s->plan_updateable);
     p->binding_rotatable = get_bool_or(obj, "binding_rotatable", 0);
     v = dtk_json_get(obj, "maximum_polling_duration");
     if (v != NULL && dtk_json_is_integer(v) && dtk_json_int(&n, v) == 0 &&
@@ -152,8 +156,8 @@ static int decode_service(dtk_osb_service *s, dtk_json *obj, size_t index)
     }
     if ((error = require_string(&s->id, obj, "id", path)) < 0 ||
         (error = require_string(&s->name, obj, "name", path)) < 0 ||
-        (error = require_string(&s->description, obj, "description",
-                                path)) < 0) {
+        (error = require_string(&s->description, obj, "description", path)) <
+            0) {
         return error;
     }
     bindable = dtk_json_get(obj, "bindable");
@@ -171,16 +175,14 @@ static int decode_service(dtk_osb_service *s, dtk_json *obj, size_t index)
     if (plans == NULL || plans->type != DTK_JSON_ARRAY ||
         dtk_json_len(plans) == 0) {
         dtk_error_set(DTK_ERRCLASS_OSB,
-                      "%s.plans: expected an array of at least one plan",
-                      path);
+                      "%s.plans: expected an array of at least one plan", path);
         return DTK_ERROR;
     }
     s->plans = dtk_calloc(dtk_json_len(plans), sizeof(*s->plans));
     for (size_t i = 0; i < dtk_json_len(plans); i++) {
         snprintf(plan_path, sizeof(plan_path), "%s.plans[%zu]", path, i);
         s->plan_count = i + 1;
-        error = decode_plan(&s->plans[i], dtk_json_at(plans, i), s,
-                            plan_path);
+        error = decode_plan(&s->plans[i], dtk_json_at(plans, i), s, plan_path);
         if (error < 0) {
             return error;
         }
@@ -215,8 +217,7 @@ out:
     return error;
 }
 
-int dtk_osb_catalog_parse(dtk_osb_catalog **out, const char *body,
-                          size_t len)
+int dtk_osb_catalog_parse(dtk_osb_catalog **out, const char *body, size_t len)
 {
     dtk_json *doc = NULL;
     int error;

@@ -110,8 +110,10 @@ static int retry_delay(const dtk_osb_reply *r)
     return r->retry_after_s >= 0 ? clamp_delay(r->retry_after_s) : 0;
 }
 
-static dtk_osb_decision make(const dtk_osb_reply *r, dtk_osb_action action,
-                             int error, const char *reason)
+static dtk_osb_decision make(const dtk_osb_reply *r,
+                             dtk_osb_action action,
+                             int error,
+                             const char *reason)
 {
     dtk_osb_decision d;
 
@@ -137,10 +139,10 @@ static int error_is(const dtk_osb_reply *r, const char *code)
 static dtk_osb_decision no_answer(const dtk_osb_reply *r)
 {
     int error = r->transport_error ? r->transport_error : DTK_EUNAVAIL;
-    const char *reason = error == DTK_ETIMEOUT    ? "Timeout"
-                         : error == DTK_EUNAVAIL  ? "Unreachable"
-                         : error == DTK_ETOOBIG   ? "ResponseTooLarge"
-                                                  : "TransportError";
+    const char *reason = error == DTK_ETIMEOUT   ? "Timeout"
+                         : error == DTK_EUNAVAIL ? "Unreachable"
+                         : error == DTK_ETOOBIG  ? "ResponseTooLarge"
+                                                 : "TransportError";
 
     if (is_poll(r->op)) {
         return make(r, DTK_OSB_POLL, 0, reason);
@@ -170,8 +172,7 @@ static dtk_osb_decision classify_poll(const dtk_osb_reply *r)
             return make(r, DTK_OSB_DONE, 0, "Succeeded");
         case DTK_OSB_STATE_FAILED:
             if (polled == DTK_OSB_OP_POLL_UPDATE) {
-                return make(r, DTK_OSB_FAILED, DTK_EINVALID,
-                            "OperationFailed");
+                return make(r, DTK_OSB_FAILED, DTK_EINVALID, "OperationFailed");
             }
             return make(r, DTK_OSB_ORPHAN, DTK_ERROR, "OperationFailed");
         default:
@@ -244,8 +245,7 @@ static dtk_osb_decision classify_422(const dtk_osb_reply *r)
         return make(r, DTK_OSB_FAILED, DTK_EINVALID, "AsyncRequired");
     }
     if (error_is(r, "MaintenanceInfoConflict")) {
-        return make(r, DTK_OSB_FAILED, DTK_EINVALID,
-                    "MaintenanceInfoConflict");
+        return make(r, DTK_OSB_FAILED, DTK_EINVALID, "MaintenanceInfoConflict");
     }
     if (error_is(r, "RequiresApp")) {
         return make(r, DTK_OSB_FAILED, DTK_EINVALID, "RequiresApp");
@@ -275,8 +275,7 @@ static dtk_osb_decision classify_4xx(const dtk_osb_reply *r)
         }
         return make(r, DTK_OSB_FAILED, DTK_EINVALID, "Gone");
     case 404:
-        if (op == DTK_OSB_OP_FETCH_INSTANCE ||
-            op == DTK_OSB_OP_FETCH_BINDING) {
+        if (op == DTK_OSB_OP_FETCH_INSTANCE || op == DTK_OSB_OP_FETCH_BINDING) {
             return make(r, DTK_OSB_GONE, 0, "Gone");
         }
         return make(r, DTK_OSB_FAILED, DTK_EINVALID, "NotFound");
@@ -285,8 +284,7 @@ static dtk_osb_decision classify_4xx(const dtk_osb_reply *r)
     case 400:
         return make(r, DTK_OSB_FAILED, DTK_EINVALID, "BadRequest");
     case 412:
-        return make(r, DTK_OSB_FAILED, DTK_EINVALID,
-                    "UnsupportedAPIVersion");
+        return make(r, DTK_OSB_FAILED, DTK_EINVALID, "UnsupportedAPIVersion");
     default:
         return make(r, DTK_OSB_FAILED, DTK_EINVALID, "ClientError");
     }
@@ -299,8 +297,8 @@ dtk_osb_decision dtk_osb_classify(const dtk_osb_reply *r)
     /* A body cut off at the size limit still has a status: it is a
      * response with a malformed body. Any other transport failure means
      * no (complete) answer. */
-    if (r->status == 0 || (r->transport_error != 0 &&
-                           r->transport_error != DTK_ETOOBIG)) {
+    if (r->status == 0 ||
+        (r->transport_error != 0 && r->transport_error != DTK_ETOOBIG)) {
         return no_answer(r);
     }
     if (is_poll(op)) {
@@ -331,8 +329,8 @@ dtk_osb_decision dtk_osb_classify(const dtk_osb_reply *r)
 
 dtk_osb_decision dtk_osb_classify_poll_expired(dtk_osb_op poll_op)
 {
-    dtk_osb_decision d = {DTK_OSB_ORPHAN, 0, DTK_ETIMEOUT, "PollingTimeout",
-                          -1, -1};
+    dtk_osb_decision d = {DTK_OSB_ORPHAN,   0,  DTK_ETIMEOUT,
+                          "PollingTimeout", -1, -1};
 
     if (poll_op == DTK_OSB_OP_POLL_UPDATE || poll_op == DTK_OSB_OP_UPDATE) {
         d.action = DTK_OSB_FAILED;
@@ -344,10 +342,9 @@ dtk_osb_decision dtk_osb_classify_poll_expired(dtk_osb_op poll_op)
 const char *dtk_osb_op_name(dtk_osb_op op)
 {
     static const char *const names[DTK_OSB_OP_COUNT] = {
-        "catalog",        "provision",        "update",
-        "deprovision",    "bind",             "unbind",
-        "fetch instance", "fetch binding",    "poll provision",
-        "poll update",    "poll deprovision", "poll bind",
+        "catalog",        "provision",   "update",           "deprovision",
+        "bind",           "unbind",      "fetch instance",   "fetch binding",
+        "poll provision", "poll update", "poll deprovision", "poll bind",
         "poll unbind",
     };
 
@@ -381,38 +378,36 @@ const char *dtk_osb_describe(char *out, size_t size, const dtk_osb_reply *r)
     const dtk_osb_decision *d = &r->decision;
     const char *op = dtk_osb_op_name(r->op);
     const char *desc = r->description;
-    const char *om = d->action == DTK_OSB_ORPHAN
-                         ? " (orphan mitigation required)"
-                         : "";
+    const char *om =
+        d->action == DTK_OSB_ORPHAN ? " (orphan mitigation required)" : "";
     int n;
 
     if (size == 0) {
         return out;
     }
-    if (r->status == 0 || (r->transport_error != 0 &&
-                           r->transport_error != DTK_ETOOBIG)) {
+    if (r->status == 0 ||
+        (r->transport_error != 0 && r->transport_error != DTK_ETOOBIG)) {
         n = snprintf(out, size, "%s: no answer from the broker (%s)%s", op,
                      dtk_error_name(r->transport_error), om);
     } else if (r->state == DTK_OSB_STATE_FAILED && r->status == 200) {
         n = snprintf(out, size, "%s: operation failed: %s%s", op,
                      desc ? desc : "(no description)", om);
     } else if (r->transport_error == DTK_ETOOBIG) {
-        n = snprintf(out, size, "%s: broker answered %ld with a body over "
-                                "the size limit%s",
+        n = snprintf(out, size,
+                     "%s: broker answered %ld with a body over "
+                     "the size limit%s",
                      op, r->status, om);
     } else if (r->error != NULL || desc != NULL) {
         n = snprintf(out, size, "%s: broker answered %ld%s%s: %s%s", op,
-                     r->status, r->error ? " " : "",
-                     r->error ? r->error : "",
+                     r->status, r->error ? " " : "", r->error ? r->error : "",
                      desc ? desc : "(no description)", om);
-    } else if (!r->body_valid && strcmp(d->reason ? d->reason : "",
-                                        "InvalidResponse") == 0) {
+    } else if (!r->body_valid &&
+               strcmp(d->reason ? d->reason : "", "InvalidResponse") == 0) {
         n = snprintf(out, size, "%s: broker sent an invalid %ld body%s", op,
                      r->status, om);
     } else {
-        n = snprintf(out, size, "%s: broker answered %ld (%s)%s", op,
-                     r->status, d->reason ? d->reason : "no description",
-                     om);
+        n = snprintf(out, size, "%s: broker answered %ld (%s)%s", op, r->status,
+                     d->reason ? d->reason : "no description", om);
     }
     if (n < 0) {
         out[0] = '\0';

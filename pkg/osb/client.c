@@ -22,7 +22,7 @@
 #include "pkg/osb/osb_int.h"
 
 #define BODY_LIMIT ((size_t)4 * 1024 * 1024)
-#define URL_LIMIT ((size_t)64 * 1024)
+#define URL_LIMIT  ((size_t)64 * 1024)
 #define MAX_ID_LEN 1024
 
 struct dtk_osb_client {
@@ -135,12 +135,11 @@ int dtk_osb_client_new(dtk_osb_client **out, const dtk_osb_options *options)
     c->base = dtk_strndup(options->url, n);
     c->username = options->username ? dtk_strdup(options->username) : NULL;
     c->password = options->password ? dtk_strdup(options->password) : NULL;
-    c->token = options->bearer_token ? dtk_strdup(options->bearer_token)
-                                     : NULL;
+    c->token = options->bearer_token ? dtk_strdup(options->bearer_token) : NULL;
     c->response_limit = options->response_limit ? options->response_limit
-                                                 : DTK_OSB_RESPONSE_LIMIT;
-    c->catalog_limit = options->catalog_limit ? options->catalog_limit
-                                               : DTK_OSB_CATALOG_LIMIT;
+                                                : DTK_OSB_RESPONSE_LIMIT;
+    c->catalog_limit =
+        options->catalog_limit ? options->catalog_limit : DTK_OSB_CATALOG_LIMIT;
     c->rng = seed();
     *out = c;
     return 0;
@@ -231,9 +230,9 @@ int dtk_osb_identity_header(dtk_buf *out, const dtk_osb_identity *identity)
         dtk_json_append(groups, dtk_json_new_string(identity->groups[i]));
     }
     dtk_json_set(doc, "groups", groups);
-    dtk_json_set(doc, "extra", identity->extra
-                                   ? dtk_json_copy(identity->extra)
-                                   : dtk_json_new_object());
+    dtk_json_set(doc, "extra",
+                 identity->extra ? dtk_json_copy(identity->extra)
+                                 : dtk_json_new_object());
     error = dtk_json_write(&text, doc);
     if (error < 0) {
         dtk_error_prefix("identity");
@@ -281,8 +280,8 @@ static int check_id(const char *value, const char *name)
         unsigned char ch = (unsigned char)value[i];
 
         if (ch < 0x20 || ch == 0x7f) {
-            dtk_error_set(DTK_ERRCLASS_OSB,
-                          "%s: contains a control character", name);
+            dtk_error_set(DTK_ERRCLASS_OSB, "%s: contains a control character",
+                          name);
             return DTK_EINVALID;
         }
     }
@@ -305,8 +304,7 @@ static int check_context(const dtk_osb_context *ctx, int need_name)
          ctx->namespace_annotations->type != DTK_JSON_OBJECT) ||
         (ctx->instance_annotations != NULL &&
          ctx->instance_annotations->type != DTK_JSON_OBJECT)) {
-        dtk_error_set(DTK_ERRCLASS_OSB,
-                      "context: annotations must be objects");
+        dtk_error_set(DTK_ERRCLASS_OSB, "context: annotations must be objects");
         return DTK_EINVALID;
     }
     return 0;
@@ -350,14 +348,12 @@ static dtk_json *maintenance_json(const char *version)
 /* Validates parameters (type, schema) before anything is sent. */
 static int check_parameters(const dtk_osb_request *req)
 {
-    if (req->parameters != NULL &&
-        req->parameters->type != DTK_JSON_OBJECT) {
+    if (req->parameters != NULL && req->parameters->type != DTK_JSON_OBJECT) {
         dtk_error_set(DTK_ERRCLASS_INVALID, "parameters: must be an object");
         return DTK_EINVALID;
     }
     if (req->parameters_schema != NULL) {
-        return dtk_osb_schema_validate(req->parameters_schema,
-                                       req->parameters);
+        return dtk_osb_schema_validate(req->parameters_schema, req->parameters);
     }
     return 0;
 }
@@ -376,16 +372,16 @@ static int add_query(dtk_buf *url, const char *key, const char *value)
     if (value == NULL) {
         return 0;
     }
-    error = dtk_buf_printf(url, "%s%s=", strchr(dtk_buf_cstr(url), '?')
-                                             ? "&"
-                                             : "?",
-                           key);
+    error = dtk_buf_printf(
+        url, "%s%s=", strchr(dtk_buf_cstr(url), '?') ? "&" : "?", key);
     return error < 0 ? error : dtk_http_escape(url, value);
 }
 
 /* base/v2/service_instances/:iid[/service_bindings/:bid] */
-static int resource_url(dtk_buf *url, const dtk_osb_client *c,
-                        const char *instance_id, const char *binding_id)
+static int resource_url(dtk_buf *url,
+                        const dtk_osb_client *c,
+                        const char *instance_id,
+                        const char *binding_id)
 {
     int error = dtk_buf_puts(url, c->base);
 
@@ -417,9 +413,14 @@ static int finish(dtk_osb_reply *reply)
     }
 }
 
-static int perform(dtk_osb_reply *reply, dtk_osb_client *c, dtk_osb_op op,
-                   const char *method, const char *url, const dtk_buf *body,
-                   const dtk_osb_request *req, size_t limit)
+static int perform(dtk_osb_reply *reply,
+                   dtk_osb_client *c,
+                   dtk_osb_op op,
+                   const char *method,
+                   const char *url,
+                   const dtk_buf *body,
+                   const dtk_osb_request *req,
+                   size_t limit)
 {
     const char *headers[8];
     size_t nh = 0;
@@ -450,8 +451,7 @@ static int perform(dtk_osb_reply *reply, dtk_osb_client *c, dtk_osb_op op,
     headers[nh++] = ridh;
     if (req != NULL && req->identity != NULL) {
         if ((error = dtk_buf_puts(&idh,
-                                  "X-Broker-API-Originating-Identity: ")) <
-                0 ||
+                                  "X-Broker-API-Originating-Identity: ")) < 0 ||
             (error = dtk_osb_identity_header(&idh, req->identity)) < 0) {
             dtk_buf_dispose(&idh);
             return invalid(reply, op, "InvalidRequest");
@@ -501,7 +501,8 @@ static int write_body(dtk_buf *out, const dtk_json *doc)
     return error;
 }
 
-int dtk_osb_provision(dtk_osb_reply *reply, dtk_osb_client *client,
+int dtk_osb_provision(dtk_osb_reply *reply,
+                      dtk_osb_client *client,
                       const dtk_osb_request *req)
 {
     const dtk_osb_op op = DTK_OSB_OP_PROVISION;
@@ -543,13 +544,15 @@ int dtk_osb_provision(dtk_osb_reply *reply, dtk_osb_client *client,
     error = perform(reply, client, op, "PUT", dtk_buf_cstr(&url), &body, req,
                     client->response_limit);
 out:
-    dtk_json_free(doc);
+    dtk_osb__json_wipe_free(doc);
+    dtk_osb__wipe(body.ptr, body.len); /* parameters may hold secrets */
     dtk_buf_dispose(&url);
     dtk_buf_dispose(&body);
     return error;
 }
 
-int dtk_osb_update(dtk_osb_reply *reply, dtk_osb_client *client,
+int dtk_osb_update(dtk_osb_reply *reply,
+                   dtk_osb_client *client,
                    const dtk_osb_request *req)
 {
     const dtk_osb_op op = DTK_OSB_OP_UPDATE;
@@ -602,17 +605,20 @@ int dtk_osb_update(dtk_osb_reply *reply, dtk_osb_client *client,
         invalid(reply, op, "InvalidRequest");
         goto out;
     }
-    error = perform(reply, client, op, "PATCH", dtk_buf_cstr(&url), &body,
-                    req, client->response_limit);
+    error = perform(reply, client, op, "PATCH", dtk_buf_cstr(&url), &body, req,
+                    client->response_limit);
 out:
-    dtk_json_free(doc);
+    dtk_osb__json_wipe_free(doc);
+    dtk_osb__wipe(body.ptr, body.len); /* parameters may hold secrets */
     dtk_buf_dispose(&url);
     dtk_buf_dispose(&body);
     return error;
 }
 
-static int delete_resource(dtk_osb_reply *reply, dtk_osb_client *client,
-                           const dtk_osb_request *req, dtk_osb_op op)
+static int delete_resource(dtk_osb_reply *reply,
+                           dtk_osb_client *client,
+                           const dtk_osb_request *req,
+                           dtk_osb_op op)
 {
     dtk_buf url = DTK_BUF_INIT(URL_LIMIT);
     const char *binding = op == DTK_OSB_OP_UNBIND ? req->binding_id : NULL;
@@ -625,34 +631,36 @@ static int delete_resource(dtk_osb_reply *reply, dtk_osb_client *client,
         check_id(req->plan_id, "plan_id") < 0) {
         return invalid(reply, op, "InvalidRequest");
     }
-    if ((error = resource_url(&url, client, req->instance_id, binding)) <
-            0 ||
+    if ((error = resource_url(&url, client, req->instance_id, binding)) < 0 ||
         (error = add_query(&url, "accepts_incomplete", "true")) < 0 ||
         (error = add_query(&url, "service_id", req->service_id)) < 0 ||
         (error = add_query(&url, "plan_id", req->plan_id)) < 0) {
         invalid(reply, op, "InvalidRequest");
         goto out;
     }
-    error = perform(reply, client, op, "DELETE", dtk_buf_cstr(&url), NULL,
-                    req, client->response_limit);
+    error = perform(reply, client, op, "DELETE", dtk_buf_cstr(&url), NULL, req,
+                    client->response_limit);
 out:
     dtk_buf_dispose(&url);
     return error;
 }
 
-int dtk_osb_deprovision(dtk_osb_reply *reply, dtk_osb_client *client,
+int dtk_osb_deprovision(dtk_osb_reply *reply,
+                        dtk_osb_client *client,
                         const dtk_osb_request *req)
 {
     return delete_resource(reply, client, req, DTK_OSB_OP_DEPROVISION);
 }
 
-int dtk_osb_unbind(dtk_osb_reply *reply, dtk_osb_client *client,
+int dtk_osb_unbind(dtk_osb_reply *reply,
+                   dtk_osb_client *client,
                    const dtk_osb_request *req)
 {
     return delete_resource(reply, client, req, DTK_OSB_OP_UNBIND);
 }
 
-int dtk_osb_bind(dtk_osb_reply *reply, dtk_osb_client *client,
+int dtk_osb_bind(dtk_osb_reply *reply,
+                 dtk_osb_client *client,
                  const dtk_osb_request *req)
 {
     const dtk_osb_op op = DTK_OSB_OP_BIND;
@@ -669,8 +677,7 @@ int dtk_osb_bind(dtk_osb_reply *reply, dtk_osb_client *client,
         check_id(req->plan_id, "plan_id") < 0 ||
         check_context(req->context, 0) < 0 ||
         (req->predecessor_binding_id != NULL &&
-         check_id(req->predecessor_binding_id, "predecessor_binding_id") <
-             0)) {
+         check_id(req->predecessor_binding_id, "predecessor_binding_id") < 0)) {
         return invalid(reply, op, "InvalidRequest");
     }
     if (check_parameters(req) < 0) {
@@ -703,13 +710,15 @@ int dtk_osb_bind(dtk_osb_reply *reply, dtk_osb_client *client,
     error = perform(reply, client, op, "PUT", dtk_buf_cstr(&url), &body, req,
                     client->response_limit);
 out:
-    dtk_json_free(doc);
+    dtk_osb__json_wipe_free(doc);
+    dtk_osb__wipe(body.ptr, body.len); /* parameters may hold secrets */
     dtk_buf_dispose(&url);
     dtk_buf_dispose(&body);
     return error;
 }
 
-int dtk_osb_last_operation(dtk_osb_reply *reply, dtk_osb_client *client,
+int dtk_osb_last_operation(dtk_osb_reply *reply,
+                           dtk_osb_client *client,
                            const dtk_osb_request *req)
 {
     dtk_buf url = DTK_BUF_INIT(URL_LIMIT);
@@ -742,8 +751,7 @@ int dtk_osb_last_operation(dtk_osb_reply *reply, dtk_osb_client *client,
     binding = op == DTK_OSB_OP_POLL_BIND || op == DTK_OSB_OP_POLL_UNBIND;
     if (check_id(req->instance_id, "instance_id") < 0 ||
         (binding && check_id(req->binding_id, "binding_id") < 0) ||
-        (req->operation != NULL &&
-         strlen(req->operation) > 10000)) {
+        (req->operation != NULL && strlen(req->operation) > 10000)) {
         if (req->operation != NULL && strlen(req->operation) > 10000) {
             dtk_error_set(DTK_ERRCLASS_OSB,
                           "operation: longer than 10000 characters");
@@ -766,7 +774,8 @@ out:
     return error;
 }
 
-int dtk_osb_fetch(dtk_osb_reply *reply, dtk_osb_client *client,
+int dtk_osb_fetch(dtk_osb_reply *reply,
+                  dtk_osb_client *client,
                   const dtk_osb_request *req)
 {
     dtk_buf url = DTK_BUF_INIT(URL_LIMIT);
@@ -793,8 +802,10 @@ out:
     return error;
 }
 
-int dtk_osb_catalog_fetch(dtk_osb_catalog **out, dtk_osb_reply *reply,
-                          dtk_osb_client *client, const dtk_osb_request *req)
+int dtk_osb_catalog_fetch(dtk_osb_catalog **out,
+                          dtk_osb_reply *reply,
+                          dtk_osb_client *client,
+                          const dtk_osb_request *req)
 {
     const dtk_osb_op op = DTK_OSB_OP_CATALOG;
     dtk_buf url = DTK_BUF_INIT(URL_LIMIT);

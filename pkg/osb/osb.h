@@ -17,7 +17,10 @@
  * seconds, failed, failed and orphan-mitigate, retry later, or gone.
  *
  * Credentials (bind and fetch-binding replies) live only in reply->body and
- * are wiped when the reply is disposed; nothing here logs a body.
+ * are wiped when the reply is disposed, as are the raw response bytes and
+ * the request body (parameters may hold secrets); nothing here logs a body.
+ * Copies left in freed memory while a buffer grew (realloc in dtk_buf,
+ * libcurl's own receive buffer) are outside this module's reach.
  */
 #ifndef DTK_OSB_OSB_H
 #define DTK_OSB_OSB_H
@@ -26,16 +29,16 @@
 
 #include "pkg/json/json.h"
 
-#define DTK_OSB_API_VERSION "2.17"
-#define DTK_OSB_DEFAULT_TIMEOUT_MS 60000L
+#define DTK_OSB_API_VERSION                "2.17"
+#define DTK_OSB_DEFAULT_TIMEOUT_MS         60000L
 #define DTK_OSB_DEFAULT_CONNECT_TIMEOUT_MS 5000L
 /* Poll interval when the broker sends no Retry-After. */
 #define DTK_OSB_DEFAULT_POLL_S 5
 /* Retry-After values are clamped to this (a broker's typo must not park an
  * operation for a year). */
-#define DTK_OSB_MAX_DELAY_S 3600
+#define DTK_OSB_MAX_DELAY_S    3600
 #define DTK_OSB_RESPONSE_LIMIT ((size_t)1024 * 1024)
-#define DTK_OSB_CATALOG_LIMIT ((size_t)8 * 1024 * 1024)
+#define DTK_OSB_CATALOG_LIMIT  ((size_t)8 * 1024 * 1024)
 
 typedef struct dtk_osb_client dtk_osb_client;
 
@@ -85,10 +88,10 @@ typedef enum dtk_osb_state {
 
 typedef struct dtk_osb_decision {
     dtk_osb_action action;
-    int delay_s;  /* POLL and RETRY: seconds to wait (0: caller's backoff) */
-    int error;    /* 0 for DONE/POLL/GONE, else a negative dtk_error_code:
-                   * DTK_EINVALID (terminal), DTK_ECONFLICT (concurrency),
-                   * DTK_EAUTH, DTK_ETIMEOUT, DTK_EUNAVAIL, DTK_ERROR */
+    int delay_s; /* POLL and RETRY: seconds to wait (0: caller's backoff) */
+    int error;   /* 0 for DONE/POLL/GONE, else a negative dtk_error_code:
+                  * DTK_EINVALID (terminal), DTK_ECONFLICT (concurrency),
+                  * DTK_EAUTH, DTK_ETIMEOUT, DTK_EUNAVAIL, DTK_ERROR */
     /* CamelCase reason for conditions and metrics, static: "Succeeded",
      * "InProgress", "Gone", "ConcurrencyError", "AsyncRequired",
      * "MaintenanceInfoConflict", "RequiresApp", "Conflict", "BadRequest",
@@ -141,15 +144,21 @@ void dtk_osb_reply_dispose(dtk_osb_reply *reply);
  * body_valid at 0 and are judged by status alone. reply must be
  * initialised; its previous content is disposed. now_epoch is the wall
  * clock for HTTP-date Retry-After values (0: the current time). */
-void dtk_osb_reply_parse(dtk_osb_reply *reply, dtk_osb_op op, long status,
-                         const char *retry_after, const char *body,
-                         size_t len, long long now_epoch);
+void dtk_osb_reply_parse(dtk_osb_reply *reply,
+                         dtk_osb_op op,
+                         long status,
+                         const char *retry_after,
+                         const char *body,
+                         size_t len,
+                         long long now_epoch);
 
 /* Records a failure to get any response (transport_error is DTK_ETIMEOUT,
  * DTK_EUNAVAIL, DTK_ETOOBIG or DTK_ERROR) and classifies it. status may be
  * the status line that arrived before the failure (0 if none). */
-void dtk_osb_reply_transport_failure(dtk_osb_reply *reply, dtk_osb_op op,
-                                     long status, int transport_error);
+void dtk_osb_reply_transport_failure(dtk_osb_reply *reply,
+                                     dtk_osb_op op,
+                                     long status,
+                                     int transport_error);
 
 /* The classifier: a pure function of (operation, status, parsed body). It
  * reads reply->op, status, transport_error, body_valid, error, state,
@@ -166,7 +175,8 @@ dtk_osb_decision dtk_osb_classify_poll_expired(dtk_osb_op poll_op);
 /* A one-line human message for a decision, e.g. "provision: broker
  * answered 500: injected failure" or "bind: broker sent an invalid 201
  * body". Never contains credentials or request bodies. Returns out. */
-const char *dtk_osb_describe(char *out, size_t size,
+const char *dtk_osb_describe(char *out,
+                             size_t size,
                              const dtk_osb_reply *reply);
 
 /* The bound credentials of a DONE bind or fetch-binding reply: a JSON
@@ -273,7 +283,8 @@ typedef struct dtk_osb_request {
 /* PUT /v2/service_instances/:instance_id. Reads instance_id, service_id,
  * plan_id, context (required), parameters, parameters_schema,
  * maintenance_version, identity, request_id. */
-int dtk_osb_provision(dtk_osb_reply *reply, dtk_osb_client *client,
+int dtk_osb_provision(dtk_osb_reply *reply,
+                      dtk_osb_client *client,
                       const dtk_osb_request *req);
 
 /* PATCH /v2/service_instances/:instance_id. Reads instance_id, service_id
@@ -281,13 +292,15 @@ int dtk_osb_provision(dtk_osb_reply *reply, dtk_osb_client *client,
  * user changed; context; previous_plan_id, previous_maintenance_version
  * (previous_values); maintenance_version; parameters_schema (the plan's
  * update schema); identity, request_id. */
-int dtk_osb_update(dtk_osb_reply *reply, dtk_osb_client *client,
+int dtk_osb_update(dtk_osb_reply *reply,
+                   dtk_osb_client *client,
                    const dtk_osb_request *req);
 
 /* DELETE /v2/service_instances/:instance_id?service_id&plan_id. 410 is
  * GONE (success). Reads instance_id, service_id, plan_id, identity
  * (NULL for orphan mitigation), request_id. */
-int dtk_osb_deprovision(dtk_osb_reply *reply, dtk_osb_client *client,
+int dtk_osb_deprovision(dtk_osb_reply *reply,
+                        dtk_osb_client *client,
                         const dtk_osb_request *req);
 
 /* PUT .../service_bindings/:binding_id. Reads instance_id, binding_id,
@@ -295,24 +308,28 @@ int dtk_osb_deprovision(dtk_osb_reply *reply, dtk_osb_client *client,
  * clusterid), parameters, parameters_schema, app_guid,
  * predecessor_binding_id, identity, request_id. On DONE the credentials
  * are in dtk_osb_reply_credentials(reply). */
-int dtk_osb_bind(dtk_osb_reply *reply, dtk_osb_client *client,
+int dtk_osb_bind(dtk_osb_reply *reply,
+                 dtk_osb_client *client,
                  const dtk_osb_request *req);
 
 /* DELETE .../service_bindings/:binding_id?service_id&plan_id. */
-int dtk_osb_unbind(dtk_osb_reply *reply, dtk_osb_client *client,
+int dtk_osb_unbind(dtk_osb_reply *reply,
+                   dtk_osb_client *client,
                    const dtk_osb_request *req);
 
 /* GET .../last_operation for an instance (polled = PROVISION, UPDATE or
  * DEPROVISION) or a binding (BIND, UNBIND; binding_id required). Sends
  * service_id, plan_id (for an update, the pre-update plan) and operation
  * exactly as the broker returned it, percent-encoded. */
-int dtk_osb_last_operation(dtk_osb_reply *reply, dtk_osb_client *client,
+int dtk_osb_last_operation(dtk_osb_reply *reply,
+                           dtk_osb_client *client,
                            const dtk_osb_request *req);
 
 /* GET /v2/service_instances/:id (only when instances_retrievable) or
  * .../service_bindings/:bid (only when bindings_retrievable; binding_id
  * set). 404 is GONE: missing or still being created. */
-int dtk_osb_fetch(dtk_osb_reply *reply, dtk_osb_client *client,
+int dtk_osb_fetch(dtk_osb_reply *reply,
+                  dtk_osb_client *client,
                   const dtk_osb_request *req);
 
 /* ---- Catalog -------------------------------------------------------- */
@@ -358,8 +375,7 @@ typedef struct dtk_osb_catalog {
  * is missing or has the wrong type ("services[0].plans[1].id: expected a
  * non-empty string"), DTK_EINVALID for text that is not JSON. *out is owned
  * by the caller. */
-int dtk_osb_catalog_parse(dtk_osb_catalog **out, const char *body,
-                          size_t len);
+int dtk_osb_catalog_parse(dtk_osb_catalog **out, const char *body, size_t len);
 void dtk_osb_catalog_free(dtk_osb_catalog *catalog);
 
 /* Lookups by id or by (case-sensitive) name; borrowed or NULL. */
@@ -370,10 +386,12 @@ const dtk_osb_plan *dtk_osb_service_plan(const dtk_osb_service *service,
 
 /* GET /v2/catalog. On DONE, *out is the parsed catalog (owned by the
  * caller); a 200 with an invalid catalog is RETRY with reason
- * "InvalidCatalog", DTK_ERROR and the parse error as message. Reads identity and request_id from
- * req, which may be NULL. */
-int dtk_osb_catalog_fetch(dtk_osb_catalog **out, dtk_osb_reply *reply,
-                          dtk_osb_client *client, const dtk_osb_request *req);
+ * "InvalidCatalog", DTK_ERROR and the parse error as message. Reads identity
+ * and request_id from req, which may be NULL. */
+int dtk_osb_catalog_fetch(dtk_osb_catalog **out,
+                          dtk_osb_reply *reply,
+                          dtk_osb_client *client,
+                          const dtk_osb_request *req);
 
 /* ---- Parameter schemas ---------------------------------------------- */
 

@@ -127,10 +127,9 @@ static int parse_http_date(long long *out, const char *s)
         }
     }
     s += 3;
-    if (month < 0 || *s++ != ' ' || read_num(&s, 4, &year) < 0 ||
-        *s++ != ' ' || read_num(&s, 2, &hh) < 0 || *s++ != ':' ||
-        read_num(&s, 2, &mm) < 0 || *s++ != ':' ||
-        read_num(&s, 2, &ss) < 0 || strcmp(s, " GMT") != 0) {
+    if (month < 0 || *s++ != ' ' || read_num(&s, 4, &year) < 0 || *s++ != ' ' ||
+        read_num(&s, 2, &hh) < 0 || *s++ != ':' || read_num(&s, 2, &mm) < 0 ||
+        *s++ != ':' || read_num(&s, 2, &ss) < 0 || strcmp(s, " GMT") != 0) {
         return -1;
     }
     if (day < 1 || day > 31 || hh > 23 || mm > 59 || ss > 60) {
@@ -182,8 +181,7 @@ long dtk_osb__parse_retry_after(const char *value, long long now_epoch)
 static char *clean_description(const char *s, size_t len)
 {
     char *out;
-    size_t n = len > DTK_OSB__DESCRIPTION_MAX ? DTK_OSB__DESCRIPTION_MAX
-                                              : len;
+    size_t n = len > DTK_OSB__DESCRIPTION_MAX ? DTK_OSB__DESCRIPTION_MAX : len;
 
     /* Do not cut a UTF-8 sequence in half. */
     while (n < len && n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80) {
@@ -279,9 +277,13 @@ static int well_formed(const dtk_json *obj, dtk_osb_op op, long status)
     return 1;
 }
 
-void dtk_osb_reply_parse(dtk_osb_reply *reply, dtk_osb_op op, long status,
-                         const char *retry_after, const char *body,
-                         size_t len, long long now_epoch)
+void dtk_osb_reply_parse(dtk_osb_reply *reply,
+                         dtk_osb_op op,
+                         long status,
+                         const char *retry_after,
+                         const char *body,
+                         size_t len,
+                         long long now_epoch)
 {
     dtk_json *doc = NULL;
     const dtk_json *desc;
@@ -327,8 +329,10 @@ void dtk_osb_reply_parse(dtk_osb_reply *reply, dtk_osb_op op, long status,
     reply->decision = dtk_osb_classify(reply);
 }
 
-void dtk_osb_reply_transport_failure(dtk_osb_reply *reply, dtk_osb_op op,
-                                     long status, int transport_error)
+void dtk_osb_reply_transport_failure(dtk_osb_reply *reply,
+                                     dtk_osb_op op,
+                                     long status,
+                                     int transport_error)
 {
     dtk_osb_reply_dispose(reply);
     reply->op = op;

@@ -28,8 +28,8 @@
 #include "pkg/osb/osb.h"
 
 #define MAX_VIOLATIONS 8
-#define MAX_DEPTH 64
-#define MAX_PATH 200
+#define MAX_DEPTH      64
+#define MAX_PATH       200
 #define MAX_ENUM_SHOWN 10
 
 typedef struct vctx {
@@ -55,8 +55,7 @@ static void report(vctx *c, const char *fmt, ...)
     if (c->path.len == 0) {
         (void)dtk_buf_puts(&c->msg, "parameters: ");
     } else {
-        (void)dtk_buf_printf(&c->msg, "parameter %s: ",
-                             dtk_buf_cstr(&c->path));
+        (void)dtk_buf_printf(&c->msg, "parameter %s: ", dtk_buf_cstr(&c->path));
     }
     va_start(ap, fmt);
     (void)dtk_buf_vprintf(&c->msg, fmt, ap);
@@ -292,10 +291,14 @@ static void check_string(vctx *c, const dtk_json *schema, const dtk_json *v)
     }
 }
 
-static void validate(vctx *c, const dtk_json *schema, const dtk_json *v,
+static void validate(vctx *c,
+                     const dtk_json *schema,
+                     const dtk_json *v,
                      int depth);
 
-static void check_array(vctx *c, const dtk_json *schema, const dtk_json *v,
+static void check_array(vctx *c,
+                        const dtk_json *schema,
+                        const dtk_json *v,
                         int depth)
 {
     const dtk_json *items = dtk_json_get(schema, "items");
@@ -319,7 +322,9 @@ static void check_array(vctx *c, const dtk_json *schema, const dtk_json *v,
     }
 }
 
-static void check_object(vctx *c, const dtk_json *schema, const dtk_json *v,
+static void check_object(vctx *c,
+                         const dtk_json *schema,
+                         const dtk_json *v,
                          int depth)
 {
     const dtk_json *required = dtk_json_get(schema, "required");
@@ -359,7 +364,9 @@ static void check_object(vctx *c, const dtk_json *schema, const dtk_json *v,
     }
 }
 
-static void validate(vctx *c, const dtk_json *schema, const dtk_json *v,
+static void validate(vctx *c,
+                     const dtk_json *schema,
+                     const dtk_json *v,
                      int depth)
 {
     const dtk_json *t;
@@ -410,8 +417,7 @@ int dtk_osb_schema_validate(const dtk_json *schema, const dtk_json *params)
     }
     validate(&c, schema, params, 0);
     if (c.count > MAX_VIOLATIONS) {
-        (void)dtk_buf_printf(&c.msg, "; and %d more",
-                             c.count - MAX_VIOLATIONS);
+        (void)dtk_buf_printf(&c.msg, "; and %d more", c.count - MAX_VIOLATIONS);
     }
     if (c.count > 0) {
         dtk_error_set(DTK_ERRCLASS_INVALID, "%s", dtk_buf_cstr(&c.msg));

@@ -92,14 +92,14 @@ static int bench_catalog(void)
             return 1;
         }
         clock_gettime(CLOCK_MONOTONIC, &b);
-        times[i] = (b.tv_sec - a.tv_sec) * 1000000LL +
-                   (b.tv_nsec - a.tv_nsec) / 1000;
+        times[i] =
+            (b.tv_sec - a.tv_sec) * 1000000LL + (b.tv_nsec - a.tv_nsec) / 1000;
         services = cat->service_count;
         dtk_osb_catalog_free(cat);
     }
     qsort(times, RUNS, sizeof(times[0]), cmp_i64);
-    printf("osb_catalog_size: %zu bytes (%zu services, %zu plans)\n",
-           text.len, services, services * 4);
+    printf("osb_catalog_size: %zu bytes (%zu services, %zu plans)\n", text.len,
+           services, services * 4);
     printf("osb_catalog_parse_1mib: %.2f ms\n", times[RUNS / 2] / 1000.0);
     dtk_buf_dispose(&text);
     return 0;
@@ -157,8 +157,7 @@ static int bench_lifecycle(void)
         if (step(dtk_osb_provision(&reply, c, &req), &reply, "provision") ||
             step(dtk_osb_bind(&reply, c, &req), &reply, "bind") ||
             step(dtk_osb_unbind(&reply, c, &req), &reply, "unbind") ||
-            step(dtk_osb_deprovision(&reply, c, &req), &reply,
-                 "deprovision")) {
+            step(dtk_osb_deprovision(&reply, c, &req), &reply, "deprovision")) {
             goto out;
         }
         cycles++;
@@ -173,8 +172,7 @@ static int bench_lifecycle(void)
         int64_t port = 0;
         size_t j;
 
-        dtk_json_int(&port, dtk_json_get(dtk_json_at(list, i),
-                                          "remote_port"));
+        dtk_json_int(&port, dtk_json_get(dtk_json_at(list, i), "remote_port"));
         for (j = 0; j < distinct && ports[j] != port; j++) {
         }
         if (j == distinct && distinct < 2048) {

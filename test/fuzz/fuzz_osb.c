@@ -15,13 +15,18 @@
 #include "pkg/base/error.h"
 #include "pkg/osb/osb.h"
 
-static const long statuses[] = {200, 201, 202, 204, 400, 401, 404,
-                                408, 409, 410, 412, 422, 429, 500,
-                                503, 0};
+static const long statuses[] = {200, 201, 202, 204, 400, 401, 404, 408,
+                                409, 410, 412, 422, 429, 500, 503, 0};
 
 static const char *const retry_afters[] = {
-    NULL, "1", "0", "999999999999", "Wed, 21 Oct 2015 07:28:00 GMT",
-    "soon", " 5 ", "Sun, 06 Nov 1994 08:49:37 GMT",
+    NULL,
+    "1",
+    "0",
+    "999999999999",
+    "Wed, 21 Oct 2015 07:28:00 GMT",
+    "soon",
+    " 5 ",
+    "Sun, 06 Nov 1994 08:49:37 GMT",
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -42,8 +47,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     op = (dtk_osb_op)(data[0] % DTK_OSB_OP_COUNT);
     status = statuses[(data[0] / DTK_OSB_OP_COUNT) %
                       (sizeof(statuses) / sizeof(statuses[0]))];
-    ra = retry_afters[data[1] % (sizeof(retry_afters) /
-                                 sizeof(retry_afters[0]))];
+    ra = retry_afters[data[1] %
+                      (sizeof(retry_afters) / sizeof(retry_afters[0]))];
     data += 2;
     size -= 2;
 
@@ -55,8 +60,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     dtk_osb_describe(text, sizeof(text), &reply);
     (void)dtk_osb_reply_credentials(&reply);
-    if (reply.decision.action > DTK_OSB_GONE ||
-        strlen(text) >= sizeof(text)) {
+    if (reply.decision.action > DTK_OSB_GONE || strlen(text) >= sizeof(text)) {
         __builtin_trap();
     }
     dtk_osb_reply_dispose(&reply);

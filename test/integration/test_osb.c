@@ -54,8 +54,10 @@ static int group_teardown(void **state)
     return 0;
 }
 
-static dtk_osb_client *client_with(const char *user, const char *password,
-                                   const char *token, long timeout_ms)
+static dtk_osb_client *client_with(const char *user,
+                                   const char *password,
+                                   const char *token,
+                                   long timeout_ms)
 {
     dtk_osb_options o = DTK_OSB_OPTIONS_INIT;
     dtk_osb_client *c = NULL;
@@ -108,9 +110,8 @@ static dtk_json *requests(void)
 {
     dtk_json *doc = NULL;
 
-    assert_int_equal(dtk_test_broker_call(broker, "GET", "/test/requests",
-                                          NULL, &doc),
-                     0);
+    assert_int_equal(
+        dtk_test_broker_call(broker, "GET", "/test/requests", NULL, &doc), 0);
     return doc;
 }
 
@@ -129,8 +130,7 @@ static const dtk_json *request_at(const dtk_json *doc, long n)
 }
 
 /* The last recorded request with this method; borrowed from doc. */
-static const dtk_json *last_with_method(const dtk_json *doc,
-                                        const char *method)
+static const dtk_json *last_with_method(const dtk_json *doc, const char *method)
 {
     const dtk_json *list = dtk_json_get(doc, "requests");
 
@@ -187,7 +187,9 @@ static dtk_json *json(const char *text)
 }
 
 /* Polls until the decision is no longer POLL, waiting as told (bounded). */
-static int poll_until_done(fx *f, dtk_osb_op polled, const char *operation,
+static int poll_until_done(fx *f,
+                           dtk_osb_op polled,
+                           const char *operation,
                            int *polls_out)
 {
     dtk_osb_request r = f->req;
@@ -234,8 +236,7 @@ static void test_osb__catalog_has_plans_schemas_and_flags(void **state)
     p = dtk_osb_service_plan(s, "small");
     assert_non_null(p->schema_instance_create);
     assert_string_equal(p->maintenance_version, "1.0.0");
-    assert_int_equal(dtk_osb_service_plan(s, "async")
-                         ->maximum_polling_duration,
+    assert_int_equal(dtk_osb_service_plan(s, "async")->maximum_polling_duration,
                      60);
     assert_false(dtk_osb_service_plan(s, "unbindable")->bindable);
 
@@ -328,8 +329,8 @@ static void test_osb__wrong_password_is_unauthorized_without_leaking(
     void **state)
 {
     fx *f = *state;
-    dtk_osb_client *bad = client_with("broker", "not-the-password-S3CRET",
-                                      NULL, 5000);
+    dtk_osb_client *bad =
+        client_with("broker", "not-the-password-S3CRET", NULL, 5000);
     dtk_osb_catalog *cat = NULL;
 
     (void)f;
@@ -359,13 +360,12 @@ static void test_osb__bearer_token_is_sent(void **state)
     assert_int_equal(dtk_osb_catalog_fetch(&cat, &f->reply, wrong, NULL),
                      DTK_EAUTH);
     log = requests();
-    assert_string_equal(
-        dtk_json_get_string(request_at(log, -2), "auth_scheme"), "Bearer");
-    assert_string_equal(
-        dtk_json_get_string(request_at(log, -1), "auth_scheme"), "Bearer");
+    assert_string_equal(dtk_json_get_string(request_at(log, -2), "auth_scheme"),
+                        "Bearer");
+    assert_string_equal(dtk_json_get_string(request_at(log, -1), "auth_scheme"),
+                        "Bearer");
     assert_int_equal(
-        dtk_json_int(&status, dtk_json_get(request_at(log, -1), "status")),
-        0);
+        dtk_json_int(&status, dtk_json_get(request_at(log, -1), "status")), 0);
     assert_int_equal(status, 401);
     dtk_json_free(log);
     dtk_osb_client_free(c);
@@ -401,8 +401,7 @@ static void test_osb__sync_provision_is_idempotent(void **state)
     st = broker_state();
     assert_string_equal(
         dtk_json_get_string(
-            dtk_json_get(state_instance(st, "inst-1"), "parameters"),
-            "size"),
+            dtk_json_get(state_instance(st, "inst-1"), "parameters"), "size"),
         "small");
     dtk_json_free(st);
     dtk_json_free(small);
@@ -435,9 +434,8 @@ static void test_osb__async_provision_polls_with_retry_after(void **state)
     assert_int_equal(f->reply.decision.action, DTK_OSB_DONE);
     assert_int_equal(polls, 3); /* two "in progress" with Retry-After: 1 */
     log = requests();
-    assert_string_equal(
-        dtk_json_get_string(request_at(log, -1), "path"),
-        "/v2/service_instances/inst-1/last_operation");
+    assert_string_equal(dtk_json_get_string(request_at(log, -1), "path"),
+                        "/v2/service_instances/inst-1/last_operation");
     assert_string_equal(dtk_json_get_string(request_at(log, -1), "query"),
                         "service_id=svc-db&plan_id=plan-async&operation="
                         "provision%2F1%20a%26b%3Dc%23d%25");
@@ -467,8 +465,7 @@ static void test_osb__async_failure_is_orphan_mitigated(void **state)
     f->req.identity = &id;
     assert_int_equal(dtk_osb_provision(&f->reply, f->client, &f->req), 0);
     operation = dtk_strdup(f->reply.operation);
-    assert_int_equal(poll_until_done(f, DTK_OSB_OP_PROVISION, operation,
-                                     NULL),
+    assert_int_equal(poll_until_done(f, DTK_OSB_OP_PROVISION, operation, NULL),
                      DTK_ERROR);
     assert_int_equal(f->reply.decision.action, DTK_OSB_ORPHAN);
     assert_string_equal(dtk_error_last()->message,
@@ -482,9 +479,8 @@ static void test_osb__async_failure_is_orphan_mitigated(void **state)
     assert_int_equal(f->reply.status, 202);
     dtk_free(operation);
     operation = dtk_strdup(f->reply.operation);
-    assert_int_equal(poll_until_done(f, DTK_OSB_OP_DEPROVISION, operation,
-                                     NULL),
-                     0);
+    assert_int_equal(
+        poll_until_done(f, DTK_OSB_OP_DEPROVISION, operation, NULL), 0);
     assert_int_equal(f->reply.decision.action, DTK_OSB_DONE);
     assert_int_equal(count_instances(), 0);
     log = requests();
@@ -493,8 +489,8 @@ static void test_osb__async_failure_is_orphan_mitigated(void **state)
                         "accepts_incomplete=true&service_id=svc-db&plan_id="
                         "plan-async");
     assert_null(header(rec, "x-broker-api-originating-identity"));
-    assert_non_null(header(request_at(log, 0),
-                           "x-broker-api-originating-identity"));
+    assert_non_null(
+        header(request_at(log, 0), "x-broker-api-originating-identity"));
     dtk_json_free(log);
     /* The resource is gone: a repeated DELETE is 410, i.e. success. */
     assert_int_equal(dtk_osb_deprovision(&f->reply, f->client, &f->req), 0);
@@ -530,9 +526,9 @@ static void test_osb__sync_500_leaves_an_orphan_to_deprovision(void **state)
 static void test_osb__client_timeout_on_provision_is_an_orphan(void **state)
 {
     fx *f = *state;
-    dtk_osb_client *quick = client_with(dtk_test_broker_username(broker),
-                                        dtk_test_broker_password(broker),
-                                        NULL, 500);
+    dtk_osb_client *quick =
+        client_with(dtk_test_broker_username(broker),
+                    dtk_test_broker_password(broker), NULL, 500);
     dtk_json *params = json("{\"delay_seconds\":2}");
 
     f->req.parameters = params;
@@ -542,9 +538,8 @@ static void test_osb__client_timeout_on_provision_is_an_orphan(void **state)
     assert_string_equal(f->reply.decision.reason, "Timeout");
     assert_int_equal(count_instances(), 1);
     /* A timed-out DELETE is simply retried, no orphan mitigation. */
-    assert_int_equal(dtk_test_broker_fault(broker,
-                                           "{\"method\":\"DELETE\","
-                                           "\"delay_ms\":1500}"),
+    assert_int_equal(dtk_test_broker_fault(broker, "{\"method\":\"DELETE\","
+                                                   "\"delay_ms\":1500}"),
                      0);
     assert_int_equal(dtk_osb_deprovision(&f->reply, quick, &f->req),
                      DTK_ETIMEOUT);
@@ -562,8 +557,7 @@ static void test_osb__update_sends_previous_values(void **state)
     static const char *const prev_plan[] = {"body", "previous_values",
                                             "plan_id", NULL};
     static const char *const prev_mi[] = {"body", "previous_values",
-                                          "maintenance_info", "version",
-                                          NULL};
+                                          "maintenance_info", "version", NULL};
     dtk_json *large = json("{\"size\":\"large\"}");
     dtk_json *log;
     dtk_json *st;
@@ -588,8 +582,7 @@ static void test_osb__update_sends_previous_values(void **state)
     st = broker_state();
     assert_string_equal(
         dtk_json_get_string(
-            dtk_json_get(state_instance(st, "inst-1"), "parameters"),
-            "size"),
+            dtk_json_get(state_instance(st, "inst-1"), "parameters"), "size"),
         "large");
     assert_string_equal(
         dtk_json_get_string(state_instance(st, "inst-1"), "plan_id"),
@@ -608,8 +601,7 @@ static void test_osb__async_update_and_concurrency_error(void **state)
     f->req.plan_id = "plan-async";
     assert_int_equal(dtk_osb_provision(&f->reply, f->client, &f->req), 0);
     operation = dtk_strdup(f->reply.operation);
-    assert_int_equal(poll_until_done(f, DTK_OSB_OP_PROVISION, operation,
-                                     NULL),
+    assert_int_equal(poll_until_done(f, DTK_OSB_OP_PROVISION, operation, NULL),
                      0);
     dtk_free(operation);
     f->req.parameters = params;
@@ -625,8 +617,7 @@ static void test_osb__async_update_and_concurrency_error(void **state)
     assert_string_equal(f->reply.error, "ConcurrencyError");
     assert_int_equal(f->reply.decision.action, DTK_OSB_RETRY);
     assert_int_equal(count_instances(), 1);
-    assert_int_equal(
-        poll_until_done(f, DTK_OSB_OP_UPDATE, operation, NULL), 0);
+    assert_int_equal(poll_until_done(f, DTK_OSB_OP_UPDATE, operation, NULL), 0);
     assert_int_equal(f->reply.decision.action, DTK_OSB_DONE);
     dtk_free(operation);
     dtk_json_free(params);
@@ -635,8 +626,8 @@ static void test_osb__async_update_and_concurrency_error(void **state)
 static void test_osb__sync_bind_and_unbind(void **state)
 {
     fx *f = *state;
-    static const char *const app_guid[] = {"body", "bind_resource",
-                                           "app_guid", NULL};
+    static const char *const app_guid[] = {"body", "bind_resource", "app_guid",
+                                           NULL};
     const dtk_json *creds;
     dtk_json *log;
     dtk_json *st;
@@ -649,14 +640,12 @@ static void test_osb__sync_bind_and_unbind(void **state)
     assert_int_equal(f->reply.status, 201);
     creds = dtk_osb_reply_credentials(&f->reply);
     assert_non_null(creds);
-    assert_string_equal(dtk_json_get_string(creds, "username"),
-                        "user-bind-1");
+    assert_string_equal(dtk_json_get_string(creds, "username"), "user-bind-1");
     password = dtk_strdup(dtk_json_get_string(creds, "password"));
     /* Re-sent bind: same binding, same credentials. */
     assert_int_equal(dtk_osb_bind(&f->reply, f->client, &f->req), 0);
     assert_string_equal(
-        dtk_json_get_string(dtk_osb_reply_credentials(&f->reply),
-                            "password"),
+        dtk_json_get_string(dtk_osb_reply_credentials(&f->reply), "password"),
         password);
     log = requests();
     assert_string_equal(str_at(request_at(log, -1), app_guid), "ns-uid-42");
@@ -689,8 +678,7 @@ static void test_osb__async_bind_gets_credentials_by_fetch(void **state)
     f->req.plan_id = "plan-async";
     assert_int_equal(dtk_osb_provision(&f->reply, f->client, &f->req), 0);
     operation = dtk_strdup(f->reply.operation);
-    assert_int_equal(poll_until_done(f, DTK_OSB_OP_PROVISION, operation,
-                                     NULL),
+    assert_int_equal(poll_until_done(f, DTK_OSB_OP_PROVISION, operation, NULL),
                      0);
     dtk_free(operation);
     f->req.binding_id = "bind-async";
@@ -702,8 +690,7 @@ static void test_osb__async_bind_gets_credentials_by_fetch(void **state)
     /* Not retrievable yet. */
     assert_int_equal(dtk_osb_fetch(&f->reply, f->client, &f->req), 0);
     assert_int_equal(f->reply.decision.action, DTK_OSB_GONE);
-    assert_int_equal(poll_until_done(f, DTK_OSB_OP_BIND, operation, NULL),
-                     0);
+    assert_int_equal(poll_until_done(f, DTK_OSB_OP_BIND, operation, NULL), 0);
     assert_int_equal(f->reply.decision.action, DTK_OSB_DONE);
     assert_int_equal(dtk_osb_fetch(&f->reply, f->client, &f->req), 0);
     assert_int_equal(f->reply.op, DTK_OSB_OP_FETCH_BINDING);
@@ -715,8 +702,7 @@ static void test_osb__async_bind_gets_credentials_by_fetch(void **state)
     assert_int_equal(dtk_osb_unbind(&f->reply, f->client, &f->req), 0);
     assert_int_equal(f->reply.status, 202);
     operation = dtk_strdup(f->reply.operation);
-    assert_int_equal(poll_until_done(f, DTK_OSB_OP_UNBIND, operation, NULL),
-                     0);
+    assert_int_equal(poll_until_done(f, DTK_OSB_OP_UNBIND, operation, NULL), 0);
     st = broker_state();
     assert_int_equal(dtk_json_len(dtk_json_get(st, "bindings")), 0);
     dtk_json_free(st);
@@ -730,8 +716,7 @@ static void test_osb__unbindable_plan_and_maintenance_conflict(void **state)
     f->req.plan_id = "plan-nobind";
     assert_int_equal(dtk_osb_provision(&f->reply, f->client, &f->req), 0);
     f->req.binding_id = "b";
-    assert_int_equal(dtk_osb_bind(&f->reply, f->client, &f->req),
-                     DTK_EINVALID);
+    assert_int_equal(dtk_osb_bind(&f->reply, f->client, &f->req), DTK_EINVALID);
     assert_int_equal(f->reply.status, 400);
     assert_string_equal(f->reply.decision.reason, "BadRequest");
     assert_string_equal(dtk_error_last()->message,
@@ -801,17 +786,16 @@ static void test_osb__malformed_and_unexpected_answers(void **state)
                                            "{\"path\":\"service_bindings\","
                                            "\"destroy\":true,\"times\":2}"),
                      0);
-    assert_int_equal(dtk_osb_bind(&f->reply, f->client, &f->req),
-                     DTK_EUNAVAIL);
+    assert_int_equal(dtk_osb_bind(&f->reply, f->client, &f->req), DTK_EUNAVAIL);
     assert_int_equal(f->reply.decision.action, DTK_OSB_ORPHAN);
     assert_string_equal(f->reply.decision.reason, "Unreachable");
 
     /* Update answered with an HTML 500: retry, never orphan-mitigate. */
-    assert_int_equal(dtk_test_broker_fault(
-                         broker, "{\"method\":\"PATCH\",\"status\":500,"
-                                 "\"content_type\":\"text/html\","
-                                 "\"body\":\"<h1>crash</h1>\"}"),
-                     0);
+    assert_int_equal(
+        dtk_test_broker_fault(broker, "{\"method\":\"PATCH\",\"status\":500,"
+                                      "\"content_type\":\"text/html\","
+                                      "\"body\":\"<h1>crash</h1>\"}"),
+        0);
     assert_int_equal(dtk_osb_update(&f->reply, f->client, &f->req),
                      DTK_EUNAVAIL);
     assert_int_equal(f->reply.decision.action, DTK_OSB_RETRY);
@@ -860,17 +844,16 @@ static void test_osb__202_without_operation_and_410_polls(void **state)
     assert_int_equal(f->reply.decision.action, DTK_OSB_POLL);
     assert_null(f->reply.operation);
     /* 410 while polling a provision is invalid: keep polling. */
-    assert_int_equal(dtk_test_broker_fault(
-                         broker, "{\"path\":\"last_operation\","
-                                 "\"status\":410,\"body\":\"{}\"}"),
+    assert_int_equal(dtk_test_broker_fault(broker,
+                                           "{\"path\":\"last_operation\","
+                                           "\"status\":410,\"body\":\"{}\"}"),
                      0);
     r = f->req;
     r.polled = DTK_OSB_OP_PROVISION;
     assert_int_equal(dtk_osb_last_operation(&f->reply, f->client, &r), 0);
     assert_int_equal(f->reply.decision.action, DTK_OSB_POLL);
     assert_string_equal(f->reply.decision.reason, "InvalidResponse");
-    assert_int_equal(poll_until_done(f, DTK_OSB_OP_PROVISION, NULL, NULL),
-                     0);
+    assert_int_equal(poll_until_done(f, DTK_OSB_OP_PROVISION, NULL, NULL), 0);
     assert_int_equal(f->reply.decision.action, DTK_OSB_DONE);
     log = requests();
     assert_string_equal(dtk_json_get_string(request_at(log, -1), "query"),
@@ -880,9 +863,9 @@ static void test_osb__202_without_operation_and_410_polls(void **state)
     /* 410 while polling a deprovision means gone: success. */
     assert_int_equal(dtk_osb_deprovision(&f->reply, f->client, &f->req), 0);
     assert_int_equal(f->reply.decision.action, DTK_OSB_POLL);
-    assert_int_equal(dtk_test_broker_fault(
-                         broker, "{\"path\":\"last_operation\","
-                                 "\"status\":410,\"body\":\"{}\"}"),
+    assert_int_equal(dtk_test_broker_fault(broker,
+                                           "{\"path\":\"last_operation\","
+                                           "\"status\":410,\"body\":\"{}\"}"),
                      0);
     r.polled = DTK_OSB_OP_DEPROVISION;
     r.operation = f->reply.operation;
@@ -891,8 +874,7 @@ static void test_osb__202_without_operation_and_410_polls(void **state)
     dtk_json_free(params);
 }
 
-static void test_osb__schema_violation_is_reported_before_sending(
-    void **state)
+static void test_osb__schema_violation_is_reported_before_sending(void **state)
 {
     fx *f = *state;
     dtk_osb_catalog *cat = NULL;
@@ -1012,13 +994,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             test_osb__wrong_password_is_unauthorized_without_leaking, setup,
             teardown),
-        cmocka_unit_test_setup_teardown(test_osb__bearer_token_is_sent,
+        cmocka_unit_test_setup_teardown(test_osb__bearer_token_is_sent, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_osb__sync_provision_is_idempotent,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(
-            test_osb__sync_provision_is_idempotent, setup, teardown),
-        cmocka_unit_test_setup_teardown(
-            test_osb__async_provision_polls_with_retry_after, setup,
-            teardown),
+            test_osb__async_provision_polls_with_retry_after, setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_osb__async_failure_is_orphan_mitigated, setup, teardown),
         cmocka_unit_test_setup_teardown(
@@ -1027,12 +1008,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             test_osb__client_timeout_on_provision_is_an_orphan, setup,
             teardown),
-        cmocka_unit_test_setup_teardown(
-            test_osb__update_sends_previous_values, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_osb__update_sends_previous_values,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_osb__async_update_and_concurrency_error, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_osb__sync_bind_and_unbind,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_osb__sync_bind_and_unbind, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(
             test_osb__async_bind_gets_credentials_by_fetch, setup, teardown),
         cmocka_unit_test_setup_teardown(
@@ -1047,11 +1028,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             test_osb__schema_violation_is_reported_before_sending, setup,
             teardown),
-        cmocka_unit_test_setup_teardown(test_osb__connections_are_reused,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_osb__connections_are_reused, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(
-            test_osb__tls_with_custom_ca_and_insecure_switch, setup,
-            teardown),
+            test_osb__tls_with_custom_ca_and_insecure_switch, setup, teardown),
     };
     int failed;
 

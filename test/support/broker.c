@@ -19,7 +19,7 @@
 #include "pkg/base/error.h"
 #include "pkg/http/http.h"
 
-#define START_TIMEOUT_MS 60000
+#define START_TIMEOUT_MS   60000
 #define INSTALL_TIMEOUT_MS 300000
 
 struct dtk_test_broker {
@@ -140,7 +140,8 @@ static int read_port(const char *path)
 }
 
 static void child_exec(const dtk_test_broker *b,
-                       const dtk_test_broker_options *o, pid_t parent)
+                       const dtk_test_broker_options *o,
+                       pid_t parent)
 {
     char ppid[24];
     const char *argv[16];
@@ -315,8 +316,11 @@ const char *dtk_test_broker_password(const dtk_test_broker *b)
     return b->password;
 }
 
-int dtk_test_broker_call(dtk_test_broker *b, const char *method,
-                         const char *path, const char *body, dtk_json **out)
+int dtk_test_broker_call(dtk_test_broker *b,
+                         const char *method,
+                         const char *path,
+                         const char *body,
+                         dtk_json **out)
 {
     static const char *const headers[] = {"Content-Type: application/json",
                                           NULL};

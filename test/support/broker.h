@@ -43,8 +43,11 @@ const char *dtk_test_broker_password(const dtk_test_broker *broker);
 /* Calls a /test endpoint (no auth): method "GET", "POST" or "DELETE",
  * body JSON text or NULL. *out (may be NULL) receives the parsed answer.
  * Returns DTK_ERROR unless the answer is 200. */
-int dtk_test_broker_call(dtk_test_broker *broker, const char *method,
-                         const char *path, const char *body, dtk_json **out);
+int dtk_test_broker_call(dtk_test_broker *broker,
+                         const char *method,
+                         const char *path,
+                         const char *body,
+                         dtk_json **out);
 
 /* POST /test/reset: forget instances, bindings, requests and faults. */
 int dtk_test_broker_reset(dtk_test_broker *broker);

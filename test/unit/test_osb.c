@@ -19,7 +19,7 @@
 #include "pkg/osb/osb.h"
 
 /* Transport failures are written as negative "statuses" in the table. */
-#define TIMEOUT (-1)
+#define TIMEOUT     (-1)
 #define UNREACHABLE (-2)
 
 typedef struct row {
@@ -35,11 +35,15 @@ typedef struct row {
 } row;
 
 #define ROW(op, st, body, ra, act, delay, reason, err)                         \
-    {__LINE__, DTK_OSB_OP_##op, st, body, ra, DTK_OSB_##act, delay, reason, err}
+    {                                                                          \
+        __LINE__, DTK_OSB_OP_##op, st, body, ra, DTK_OSB_##act, delay, reason, \
+            err                                                                \
+    }
 
 static const char *const HTML =
     "<html><body><h1>500 Internal Server Error</h1></body></html>";
 
+/* clang-format off */
 static const row rows[] = {
     /* Provision. */
     ROW(PROVISION, 200, "{}", NULL, DONE, 0, "Succeeded", 0),
@@ -260,6 +264,7 @@ static const row rows[] = {
         "InvalidResponse", DTK_ERROR),
     ROW(FETCH_BINDING, 404, "", NULL, GONE, 0, "Gone", 0),
 };
+/* clang-format on */
 
 static void run_row(const row *r, dtk_osb_reply *reply)
 {
@@ -297,8 +302,8 @@ static void test_osb__classifier_follows_the_orphan_mitigation_table(
             print_error("row at line %d (%s %ld): got %s delay=%d reason=%s "
                         "error=%d\n",
                         r->line, dtk_osb_op_name(r->op), r->status,
-                        dtk_osb_action_name(d->action), d->delay_s,
-                        d->reason, d->error);
+                        dtk_osb_action_name(d->action), d->delay_s, d->reason,
+                        d->error);
             failures++;
         }
         dtk_osb_reply_dispose(&reply);
@@ -312,9 +317,8 @@ static void test_osb__poll_deadline_is_a_failure(void **state)
     assert_int_equal(
         dtk_osb_classify_poll_expired(DTK_OSB_OP_POLL_PROVISION).action,
         DTK_OSB_ORPHAN);
-    assert_int_equal(
-        dtk_osb_classify_poll_expired(DTK_OSB_OP_POLL_BIND).action,
-        DTK_OSB_ORPHAN);
+    assert_int_equal(dtk_osb_classify_poll_expired(DTK_OSB_OP_POLL_BIND).action,
+                     DTK_OSB_ORPHAN);
     assert_int_equal(
         dtk_osb_classify_poll_expired(DTK_OSB_OP_POLL_DEPROVISION).action,
         DTK_OSB_ORPHAN);
@@ -345,8 +349,7 @@ static void test_osb__retry_after_http_date(void **state)
     assert_int_equal(reply.retry_after_s, 0);
     assert_int_equal(reply.decision.delay_s, 1);
     dtk_osb_reply_parse(&reply, DTK_OSB_OP_POLL_BIND, 200,
-                        "Wed, 32 Oct 2015 07:28:00 GMT", body, strlen(body),
-                        1);
+                        "Wed, 32 Oct 2015 07:28:00 GMT", body, strlen(body), 1);
     assert_int_equal(reply.retry_after_s, -1);
     dtk_osb_reply_dispose(&reply);
 }
@@ -431,8 +434,7 @@ static void test_osb__descriptions_are_one_bounded_line(void **state)
     assert_string_equal(dtk_osb_describe(text, sizeof(text), &reply),
                         "poll provision: operation failed: disk full "
                         "(orphan mitigation required)");
-    dtk_osb_reply_transport_failure(&reply, DTK_OSB_OP_BIND, 0,
-                                    DTK_ETIMEOUT);
+    dtk_osb_reply_transport_failure(&reply, DTK_OSB_OP_BIND, 0, DTK_ETIMEOUT);
     assert_string_equal(dtk_osb_describe(text, sizeof(text), &reply),
                         "bind: no answer from the broker (timeout) "
                         "(orphan mitigation required)");
@@ -460,13 +462,12 @@ static void test_osb__hostile_bodies_never_crash(void **state)
         assert_int_equal(dtk_buf_putc(&big, 'o'), 0);
     }
     assert_int_equal(dtk_buf_puts(&big, "\"}"), 0);
-    dtk_osb_reply_parse(&reply, DTK_OSB_OP_UNBIND, 202, NULL, big.ptr,
-                        big.len, 0);
+    dtk_osb_reply_parse(&reply, DTK_OSB_OP_UNBIND, 202, NULL, big.ptr, big.len,
+                        0);
     assert_int_equal(reply.decision.action, DTK_OSB_POLL);
     assert_int_equal(strlen(reply.operation), 3000000);
     /* Binary junk and NUL bytes. */
-    dtk_osb_reply_parse(&reply, DTK_OSB_OP_BIND, 201, NULL, "\0\xff{\"", 4,
-                        0);
+    dtk_osb_reply_parse(&reply, DTK_OSB_OP_BIND, 201, NULL, "\0\xff{\"", 4, 0);
     assert_int_equal(reply.decision.action, DTK_OSB_ORPHAN);
     /* A body cut at the size limit is a malformed body, not silence. */
     dtk_osb_reply_transport_failure(&reply, DTK_OSB_OP_PROVISION, 201,
@@ -538,7 +539,8 @@ static void test_osb__catalog_decodes_the_test_broker_catalog(void **state)
     dtk_free(text);
 }
 
-static void expect_catalog_error(const char *text, int code,
+static void expect_catalog_error(const char *text,
+                                 int code,
                                  const char *message)
 {
     dtk_osb_catalog *cat = NULL;
@@ -570,19 +572,18 @@ static void test_osb__catalog_errors_name_the_field(void **state)
     expect_catalog_error(
         "{\"services\":[{\"id\":\"s\",\"name\":\"n\",\"description\":\"d\","
         "\"bindable\":true,\"plans\":[]}]}",
-        DTK_ERROR, "services[0].plans: expected an array of at least one "
-                   "plan");
+        DTK_ERROR,
+        "services[0].plans: expected an array of at least one "
+        "plan");
     assert_int_equal(dtk_osb_catalog_parse(&cat, "{\"services\":[", 13),
                      DTK_EINVALID);
     assert_null(cat);
-    assert_memory_equal(dtk_error_last()->message, "catalog: invalid JSON",
-                        21);
+    assert_memory_equal(dtk_error_last()->message, "catalog: invalid JSON", 21);
 }
 
 static void test_osb__identity_header_is_kubernetes_base64_json(void **state)
 {
-    static const char *const groups[] = {"system:authenticated", "dev",
-                                         NULL};
+    static const char *const groups[] = {"system:authenticated", "dev", NULL};
     dtk_json *extra = NULL;
     dtk_osb_identity id = {"alice", "u-1", groups, NULL};
     dtk_buf out = DTK_BUF_INIT(0);
@@ -619,7 +620,8 @@ static dtk_json *json(const char *text)
     return v;
 }
 
-static void expect_schema(const char *schema, const char *params,
+static void expect_schema(const char *schema,
+                          const char *params,
                           const char *message)
 {
     dtk_json *s = json(schema);
