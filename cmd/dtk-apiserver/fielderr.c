@@ -262,12 +262,16 @@ static void shortest_digits(double v, char *digs, size_t cap, int *exp10)
     }
 }
 
-void dtk_fielderr_fmt_float(dtk_buf *out, double v)
+/* Shared by %v (exponent form below 1e-4 and from 1e+06 on) and
+ * encoding/json (below 1e-6 and from 1e+21 on, "e-7" not "e-07"). */
+static void fmt_float_style(dtk_buf *out, double v, int json)
 {
     char digs[32];
     char tmp[48];
     int exp10;
     int nd;
+    int lo = json ? -6 : -4;
+    int hi = json ? 21 : 6;
 
     if (isnan(v)) {
         puts_(out, "NaN");
@@ -287,16 +291,14 @@ void dtk_fielderr_fmt_float(dtk_buf *out, double v)
     }
     shortest_digits(v, digs, sizeof(digs), &exp10);
     nd = (int)strlen(digs);
-    /* strconv 'g' with the shortest precision switches to %e when the
-     * exponent is below -4 or at least 6 (the "precision 6" rule). */
-    if (exp10 < -4 || exp10 >= 6) {
+    if (exp10 < lo || exp10 >= hi) {
         put(out, digs, 1);
         if (nd > 1) {
             puts_(out, ".");
             put(out, digs + 1, (size_t)nd - 1);
         }
-        snprintf(tmp, sizeof(tmp), "e%c%02d", exp10 < 0 ? '-' : '+',
-                 exp10 < 0 ? -exp10 : exp10);
+        snprintf(tmp, sizeof(tmp), json ? "e%c%d" : "e%c%02d",
+                 exp10 < 0 ? '-' : '+', exp10 < 0 ? -exp10 : exp10);
         puts_(out, tmp);
         return;
     }
@@ -317,6 +319,18 @@ void dtk_fielderr_fmt_float(dtk_buf *out, double v)
         puts_(out, "0");
     }
     put(out, digs, (size_t)nd);
+}
+
+void dtk_fielderr_fmt_float(dtk_buf *out, double v)
+{
+    /* strconv 'g' with the shortest precision switches to %e when the
+     * exponent is below -4 or at least 6 (the "precision 6" rule). */
+    fmt_float_style(out, v, 0);
+}
+
+void dtk_fielderr_fmt_float_json(dtk_buf *out, double v)
+{
+    fmt_float_style(out, v, 1);
 }
 
 /* Whether the number decodes to an int64 in Kubernetes (json.Number.Int64

@@ -142,6 +142,9 @@ void dtk_fielderr_fmt_quote(dtk_buf *out, const char *s, size_t len);
 /* Go %v of a float64: shortest repr, exponent form below 1e-4 and from
  * 1e+06 on (1e+06, 1.5e-05), NaN and +Inf as Go prints them. */
 void dtk_fielderr_fmt_float(dtk_buf *out, double v);
+/* A float64 as Go's encoding/json writes it: shortest repr, exponent form
+ * below 1e-6 and from 1e21 on (1e-7, 1e+21). */
+void dtk_fielderr_fmt_float_json(dtk_buf *out, double v);
 /* Go %v of a JSON number as Kubernetes decodes it: an int64 when the text is
  * an integer that fits, else a float64. */
 void dtk_fielderr_fmt_number(dtk_buf *out, const dtk_json *v);
