@@ -43,6 +43,7 @@ typedef struct dtk_restype {
     int storage_version; /* this version is the CRD's storage version */
     char *crd_name;      /* owning CRD, custom only */
     dtk_json *schema;    /* openAPIV3Schema, custom only (owned copy) */
+    struct dtk_schema *compiled; /* the same, compiled; custom only */
     dtk_json *columns;   /* additionalPrinterColumns (owned copy) or NULL */
     dtk_json *selectable_fields; /* CRD selectableFields or NULL */
     struct dtk_bucket *bucket;

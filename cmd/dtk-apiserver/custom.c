@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cmd/dtk-apiserver/fielderr.h"
+#include "cmd/dtk-apiserver/schema.h"
 #include "pkg/base/alloc.h"
 #include "pkg/base/clock.h"
 
@@ -120,12 +121,21 @@ static void ensure_finalizer(dtk_json *obj, const char *name)
     dtk_json_append(f, dtk_json_new_string(name));
 }
 
-int dtk_custom_admit(const dtk_restype *t, dtk_json *obj, const dtk_json *old,
-                     int strict, dtk_fielderr_list *errs,
-                     dtk_json **bad_request_out)
+/* "unknown field \"spec.a\", unknown field \"spec.b\"" */
+static void unknown_fields_text(dtk_buf *out, const dtk_json *paths)
 {
-    (void)strict;
-    (void)errs;
+    for (size_t i = 0; i < dtk_json_len(paths); i++) {
+        dtk_buf_printf(out, "%sunknown field \"%s\"", i ? ", " : "",
+                       dtk_json_string(dtk_json_at(paths, i)));
+    }
+}
+
+int dtk_custom_admit(const dtk_restype *t, dtk_json *obj, const dtk_json *old,
+                     const char *field_validation, dtk_fielderr_list *errs,
+                     dtk_json **bad_request_out, dtk_buf *warning_out)
+{
+    dtk_json *unknown;
+
     *bad_request_out = NULL;
     if (t == NULL) {
         /* A CRD: its cleanup finalizer is added at creation, as the
@@ -135,6 +145,35 @@ int dtk_custom_admit(const dtk_restype *t, dtk_json *obj, const dtk_json *old,
             ensure_finalizer(obj, CRD_CLEANUP_FINALIZER);
         }
         return 0;
+    }
+    if (t->compiled == NULL) {
+        return 0;
+    }
+    unknown = dtk_json_new_array();
+    dtk_schema_coerce(t->compiled, obj, unknown);
+    if (dtk_json_len(unknown) > 0 && field_validation != NULL &&
+        strcmp(field_validation, "Strict") == 0) {
+        dtk_buf msg = DTK_BUF_INIT(0);
+
+        dtk_buf_printf(&msg,
+                       "%s in version \"%s\" cannot be handled as a %s: "
+                       "strict decoding error: ",
+                       t->kind, t->version, t->kind);
+        unknown_fields_text(&msg, unknown);
+        *bad_request_out = dtk_status_new(400, "BadRequest", msg.ptr);
+        dtk_buf_dispose(&msg);
+        dtk_json_free(unknown);
+        return 0;
+    }
+    if (dtk_json_len(unknown) > 0 &&
+        (field_validation == NULL || strcmp(field_validation, "Ignore") != 0)) {
+        unknown_fields_text(warning_out, unknown);
+    }
+    dtk_json_free(unknown);
+    if (old == NULL) {
+        dtk_schema_validate(t->compiled, obj, errs);
+    } else {
+        dtk_schema_validate_update(t->compiled, obj, old, errs, NULL);
     }
     return 0;
 }

@@ -19,11 +19,10 @@
 #include "pkg/base/clock.h"
 #include "pkg/base/error.h"
 #include "pkg/base/log.h"
+#include "pkg/json/patch.h"
 
 #define MAX_SEGMENTS 12
 
-int dtk_json_patch_apply(dtk_json **doc, const dtk_json *ops);
-int dtk_json_merge_patch(dtk_json **doc, const dtk_json *patch);
 int dtk_smp_apply(dtk_json **doc, const dtk_json *patch, const char *group,
                   const char *kind);
 
@@ -263,8 +262,8 @@ static int admit_builtin(request *r, dtk_json *obj, const dtk_json *old,
 /* Custom resources: prune, default and validate against the CRD schema;
  * CRDs themselves: validate and compute their status. */
 int dtk_custom_admit(const dtk_restype *t, dtk_json *obj, const dtk_json *old,
-                     int strict, dtk_fielderr_list *errs,
-                     dtk_json **bad_request_out);
+                     const char *field_validation, dtk_fielderr_list *errs,
+                     dtk_json **bad_request_out, dtk_buf *warning_out);
 void dtk_crd_set_status(dtk_json *crd);
 
 static int is_crd_type(const dtk_restype *t)
@@ -279,7 +278,7 @@ static int admit(request *r, dtk_json *obj, const dtk_json *old)
     dtk_fielderr_list errs = DTK_FIELDERR_LIST_INIT;
     dtk_json *bad = NULL;
     const char *fv = dtk_httpserver_query(r->ex, "fieldValidation");
-    int strict = fv != NULL && strcmp(fv, "Strict") == 0;
+    dtk_buf warning = DTK_BUF_INIT(0);
     int error = 0;
 
     if (old == NULL || !dtk_json_equal(dtk_json_get(dtk_json_get(obj, "metadata"), "name"),
@@ -287,11 +286,12 @@ static int admit(request *r, dtk_json *obj, const dtk_json *old)
         validate_name(r->t, obj, &errs);
     }
     if (r->t->custom) {
-        error = dtk_custom_admit(r->t, obj, old, strict, &errs, &bad);
+        error = dtk_custom_admit(r->t, obj, old, fv, &errs, &bad, &warning);
     } else if (is_crd_type(r->t)) {
         dtk_registry_validate_crd(obj, &errs);
         if (errs.len == 0) {
-            error = dtk_custom_admit(NULL, obj, old, strict, &errs, &bad);
+            error = dtk_custom_admit(NULL, obj, old, fv, &errs, &bad,
+                                     &warning);
         }
         if (errs.len == 0 && bad == NULL) {
             dtk_crd_set_status(obj);
@@ -308,8 +308,23 @@ static int admit(request *r, dtk_json *obj, const dtk_json *old)
     } else if (error < 0) {
         dtk_respond_error(r->ex, 500, "InternalError", "%s",
                           dtk_error_last()->message);
+    } else if (warning.len > 0) {
+        /* fieldValidation=Warn (the default): kubectl prints these. */
+        dtk_buf header = DTK_BUF_INIT(0);
+
+        dtk_buf_puts(&header, "299 - \"");
+        for (const char *p = warning.ptr; *p; p++) {
+            if (*p == '"' || *p == '\\') {
+                dtk_buf_putc(&header, '\\');
+            }
+            dtk_buf_putc(&header, *p);
+        }
+        dtk_buf_putc(&header, '"');
+        dtk_httpserver_add_header(r->ex, "Warning", header.ptr);
+        dtk_buf_dispose(&header);
     }
     dtk_fielderr_list_dispose(&errs);
+    dtk_buf_dispose(&warning);
     return error;
 }
 

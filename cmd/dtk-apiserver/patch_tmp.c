@@ -1,7 +1,5 @@
 #include "cmd/dtk-apiserver/apiserver.h"
 #include "pkg/base/error.h"
-int dtk_json_patch_apply(dtk_json **doc, const dtk_json *ops);
-int dtk_json_merge_patch(dtk_json **doc, const dtk_json *patch);
 int dtk_smp_apply(dtk_json **doc, const dtk_json *patch, const char *g, const char *k);
 static void merge(dtk_json *t, const dtk_json *p)
 {
@@ -15,6 +13,4 @@ static void merge(dtk_json *t, const dtk_json *p)
         else { dtk_json_set(t, k, dtk_json_copy(v)); }
     }
 }
-int dtk_json_merge_patch(dtk_json **doc, const dtk_json *patch) { merge(*doc, patch); return 0; }
 int dtk_smp_apply(dtk_json **doc, const dtk_json *patch, const char *g, const char *k) { (void)g; (void)k; merge(*doc, patch); return 0; }
-int dtk_json_patch_apply(dtk_json **doc, const dtk_json *ops) { (void)doc; (void)ops; dtk_error_set(DTK_ERRCLASS_INVALID, "json patch pending"); return DTK_EINVALID; }

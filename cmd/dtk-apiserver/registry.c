@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cmd/dtk-apiserver/fielderr.h"
+#include "cmd/dtk-apiserver/schema.h"
 #include "pkg/base/alloc.h"
 
 typedef struct builtin {
@@ -74,6 +75,7 @@ static void restype_free(dtk_restype *t)
     free_strings(t->categories, t->category_count);
     dtk_free(t->crd_name);
     dtk_json_free(t->schema);
+    dtk_schema_free(t->compiled);
     dtk_json_free(t->columns);
     dtk_json_free(t->selectable_fields);
     dtk_free(t);
@@ -225,10 +227,12 @@ int dtk_registry_validate_crd(const dtk_json *crd, dtk_fielderr_list *errs)
             dtk_json_get(v, "storage")->u.boolean) {
             storage++;
         }
+        snprintf(field, sizeof(field),
+                 "spec.versions[%zu].schema.openAPIV3Schema", i);
         if (schema == NULL) {
-            snprintf(field, sizeof(field),
-                     "spec.versions[%zu].schema.openAPIV3Schema", i);
             dtk_fielderr_required(errs, field, "schemas are required");
+        } else {
+            dtk_schema_check_structural(schema, field, errs);
         }
     }
     if (storage != 1) {
@@ -338,6 +342,15 @@ void dtk_registry_apply_crd(dtk_apiserver *s, const dtk_json *crd)
         t->crd_name = dtk_strdup(crd_name);
         t->schema = dtk_json_copy(dtk_json_path(
             v, (const char *const[]){"schema", "openAPIV3Schema", NULL}));
+        if (t->schema != NULL) {
+            dtk_fielderr_list ignored = DTK_FIELDERR_LIST_INIT;
+
+            /* Validated when the CRD was written; a CRD replayed from an
+             * older data directory that no longer compiles is served
+             * without validation rather than not at all. */
+            dtk_schema_compile(&t->compiled, t->schema, "", &ignored);
+            dtk_fielderr_list_dispose(&ignored);
+        }
         t->columns = dtk_json_copy(dtk_json_get(v, "additionalPrinterColumns"));
         t->selectable_fields =
             dtk_json_copy(dtk_json_get(v, "selectableFields"));
