@@ -11,11 +11,12 @@ BUILD ?= build
 CC ?= gcc
 OPT ?= -O2
 SAN ?=
-PKGS := libcurl yajl yaml-0.1 libmicrohttpd openssl
+PKGS := libcurl yajl yaml-0.1 libmicrohttpd openssl libprotobuf-c
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror \
-	-Wshadow -Wno-missing-field-initializers -g $(OPT) $(SAN) -I. $(PKG_CFLAGS) -MMD -MP
+	-Wshadow -Wno-missing-field-initializers -g $(OPT) $(SAN) -I. \
+	-I$(BUILD)/gen $(PKG_CFLAGS) -MMD -MP
 LDLIBS := $(PKG_LIBS) -lpthread -lm
 TEST_LDLIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
@@ -29,6 +30,12 @@ SUPPORT_SRCS := $(sort $(wildcard test/support/*.c))
 UNIT_SRCS := $(sort $(wildcard test/unit/test_*.c))
 ITEST_SRCS := $(sort $(wildcard test/integration/test_*.c))
 BENCH_SRCS := $(sort $(wildcard test/bench/bench_*.c))
+# dtk-apiserver's protobuf messages: protoc-c turns each .proto into C in
+# $(BUILD)/gen at build time (never committed); the objects are linked into
+# dtk-apiserver and, through libdtkcmd.a, into the tests.
+PROTO_SRCS := $(sort $(wildcard cmd/dtk-apiserver/proto/*.proto))
+PROTO_HDRS := $(PROTO_SRCS:cmd/dtk-apiserver/proto/%.proto=$(BUILD)/gen/%.pb-c.h)
+PROTO_OBJS := $(PROTO_HDRS:%.h=$(BUILD)/obj/%.o)
 
 PKG_OBJS := $(PKG_SRCS:%.c=$(BUILD)/obj/%.o)
 CONTROLLER_OBJS := $(CONTROLLER_SRCS:%.c=$(BUILD)/obj/%.o)
@@ -88,7 +95,7 @@ run:
 	@$(MAKE) --no-print-directory build-all
 	@DTK_BUILD=$(BUILD) scripts/run.sh
 
-$(BUILD)/obj/%.o: %.c
+$(BUILD)/obj/%.o: %.c | $(PROTO_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
@@ -100,12 +107,20 @@ $(LIBCTRL): $(CONTROLLER_OBJS)
 	@mkdir -p $(@D)
 	rm -f $@ && ar rcs $@ $^
 
-$(LIBCMD): $(CMD_LIB_OBJS)
+$(LIBCMD): $(CMD_LIB_OBJS) $(PROTO_OBJS)
 	@mkdir -p $(@D)
 	rm -f $@ && ar rcs $@ $^
 
 # Objects are never intermediate: keep them for incremental builds.
 .SECONDARY:
+
+# One protoc-c run writes both files; every .proto may import the others.
+$(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: cmd/dtk-apiserver/proto/%.proto $(PROTO_SRCS)
+	@mkdir -p $(@D)
+	protoc-c --c_out=$(@D) -Icmd/dtk-apiserver/proto $<
+.PRECIOUS: $(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h
+
+$(BUILD)/bin/dtk-apiserver: $(PROTO_OBJS)
 
 .SECONDEXPANSION:
 $(BUILD)/bin/%: $$(addprefix $(BUILD)/obj/,$$(subst .c,.o,$$(wildcard cmd/$$*/*.c))) $(LIBCTRL) $(LIBDTK)

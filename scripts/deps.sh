@@ -5,7 +5,7 @@
 set -eu
 
 build_pkgs="gcc make pkg-config libcurl4-openssl-dev libyajl-dev libyaml-dev \
-libmicrohttpd-dev libcmocka-dev libssl-dev"
+libmicrohttpd-dev libcmocka-dev libssl-dev protobuf-c-compiler libprotobuf-c-dev"
 test_pkgs="curl docker.io busybox-static iproute2"
 fuzz_pkgs="clang libclang-rt-14-dev"
 

@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #include "cmd/dtk-apiserver/fielderr.h"
+#include "cmd/dtk-apiserver/proto.h"
 #include "pkg/base/alloc.h"
 #include "pkg/base/clock.h"
 #include "pkg/base/error.h"
@@ -154,13 +155,22 @@ static int dry_run(request *r)
     return v != NULL && strcmp(v, "All") == 0;
 }
 
-/* Parses the request body as a JSON object; answers 400 itself. */
+/* Parses the request body (JSON, or Kubernetes protobuf for the kinds
+ * proto.c knows) as a JSON object; answers 400 itself. */
 static dtk_json *body_object(request *r)
 {
     size_t len = 0;
     const char *body = dtk_httpserver_body(r->ex, &len);
     dtk_json *obj = NULL;
 
+    if (content_type_is(r, DTK_PROTO_CONTENT_TYPE)) {
+        if (dtk_proto_decode(&obj, body, len) < 0) {
+            dtk_respond_error(r->ex, 400, "BadRequest", "%s",
+                              dtk_error_last()->message);
+            return NULL;
+        }
+        return obj;
+    }
     if (dtk_json_parse(&obj, body, len) < 0) {
         dtk_respond_error(r->ex, 400, "BadRequest",
                           "the body of the request could not be decoded: %s",
@@ -439,10 +449,12 @@ static void handle_create(request *r)
     char uid[40], now[40];
     dtk_buf qr = DTK_BUF_INIT(0);
 
-    if (!content_type_is(r, "application/json")) {
+    if (!content_type_is(r, "application/json") &&
+        !content_type_is(r, DTK_PROTO_CONTENT_TYPE)) {
         dtk_respond_error(r->ex, 415, "UnsupportedMediaType",
                           "the body of the request was in an unknown format - "
-                          "accepted media types include: application/json");
+                          "accepted media types include: application/json, "
+                          DTK_PROTO_CONTENT_TYPE);
         goto out;
     }
     obj = body_object(r);
@@ -1114,10 +1126,12 @@ static void handle_update(request *r)
     const char *body_name;
     const char *body_ns;
 
-    if (!content_type_is(r, "application/json")) {
+    if (!content_type_is(r, "application/json") &&
+        !content_type_is(r, DTK_PROTO_CONTENT_TYPE)) {
         dtk_respond_error(r->ex, 415, "UnsupportedMediaType",
                           "the body of the request was in an unknown format - "
-                          "accepted media types include: application/json");
+                          "accepted media types include: application/json, "
+                          DTK_PROTO_CONTENT_TYPE);
         return;
     }
     obj = body_object(r);
