@@ -157,7 +157,8 @@ static int parse_file(dtk_json **out, const char *file)
         goto out;
     }
     parser_ready = 1;
-    yaml_parser_set_input_string(&parser, (const unsigned char *)text.ptr,
+    yaml_parser_set_input_string(&parser,
+                                 (const unsigned char *)dtk_buf_cstr(&text),
                                  text.len);
     if (!yaml_parser_load(&parser, &doc)) {
         /* libyaml's problem strings are constant text, never input. */
