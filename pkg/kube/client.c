@@ -16,7 +16,6 @@
  *    without counting as an attempt.
  * Each attempt waits for the QPS bucket first and reports to the hook.
  */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -100,6 +99,18 @@ int dtk_kube__query(dtk_buf *path, const char *key, const char *value)
     if (error == 0) {
         error = dtk_http_escape(path, value);
     }
+    return error;
+}
+
+int dtk_kube__query_long(dtk_buf *path, const char *key, long value)
+{
+    dtk_buf num = DTK_BUF_INIT(0);
+    int error = dtk_buf_printf(&num, "%ld", value);
+
+    if (error == 0) {
+        error = dtk_kube__query(path, key, num.ptr);
+    }
+    dtk_buf_dispose(&num);
     return error;
 }
 
@@ -463,7 +474,6 @@ static int list_path(dtk_buf *path, const dtk_kube_gvr *gvr, const char *ns,
                      const dtk_kube_list_options *o, const char *cont,
                      int first)
 {
-    char num[32];
     long limit = o->limit == 0 ? DEFAULT_PAGE_SIZE : o->limit;
     int error = dtk_kube_gvr_path(path, gvr, ns, NULL, NULL);
 
@@ -483,15 +493,13 @@ static int list_path(dtk_buf *path, const dtk_kube_gvr *gvr, const char *ns,
                                 o->resource_version_match);
     }
     if (error == 0 && limit > 0) {
-        snprintf(num, sizeof(num), "%ld", limit);
-        error = dtk_kube__query(path, "limit", num);
+        error = dtk_kube__query_long(path, "limit", limit);
     }
     if (error == 0 && cont != NULL && cont[0] != '\0') {
         error = dtk_kube__query(path, "continue", cont);
     }
     if (error == 0 && o->timeout_seconds > 0) {
-        snprintf(num, sizeof(num), "%ld", o->timeout_seconds);
-        error = dtk_kube__query(path, "timeoutSeconds", num);
+        error = dtk_kube__query_long(path, "timeoutSeconds", o->timeout_seconds);
     }
     return error;
 }

@@ -166,6 +166,7 @@ int dtk_kube__send(dtk_kube_client *client, const dtk_kube__req *req,
 dtk_kube_status *dtk_kube__client_status(dtk_kube_client *client);
 /* Appends "&key=escaped(value)" (or '?' first). */
 int dtk_kube__query(dtk_buf *path, const char *key, const char *value);
+int dtk_kube__query_long(dtk_buf *path, const char *key, long value);
 
 /* status.c: resets status to an answer without a body. */
 void dtk_kube__status_reset(dtk_kube_status *status, long http_code);

@@ -225,21 +225,41 @@ static int kc_fail(int code, const kc_loc *loc, const char *field,
 static int kc_fail(int code, const kc_loc *loc, const char *field,
                    const char *fmt, ...)
 {
-    char what[512];
+    dtk_buf what = DTK_BUF_INIT(0);
     va_list ap;
 
     va_start(ap, fmt);
-    /* Truncation only shortens the message. */
-    vsnprintf(what, sizeof(what), fmt, ap);
+    /* dtk_error_set bounds the final message. */
+    (void)dtk_buf_vprintf(&what, fmt, ap);
     va_end(ap);
     if (field != NULL) {
         dtk_error_set(DTK_ERRCLASS_CONFIG, "kubeconfig %s: %s[%zu].%s: %s",
-                      loc->file, loc->section, loc->index, field, what);
+                      loc->file, loc->section, loc->index, field,
+                      dtk_buf_cstr(&what));
     } else {
         dtk_error_set(DTK_ERRCLASS_CONFIG, "kubeconfig %s: %s[%zu]: %s",
-                      loc->file, loc->section, loc->index, what);
+                      loc->file, loc->section, loc->index,
+                      dtk_buf_cstr(&what));
     }
+    dtk_buf_dispose(&what);
     return code;
+}
+
+/* Field paths are made of constant names and indexes, so they always fit;
+ * a truncation would be a programming error. */
+static const char *field_path(char *out, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static const char *field_path(char *out, size_t size, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(out, size, fmt, ap);
+    va_end(ap);
+    dtk_assert(n >= 0 && (size_t)n < size);
+    return out;
 }
 
 /* field: the path below the entry, e.g. "user.client-key-data". */
@@ -253,7 +273,7 @@ static int get_str(char **out, const dtk_json *obj, const char *key,
         return 0;
     }
     if (v->type != DTK_JSON_STRING) {
-        snprintf(field, sizeof(field), "%s.%s", prefix, key);
+        field_path(field, sizeof(field), "%s.%s", prefix, key);
         return kc_fail(DTK_EINVALID, loc, field, "expected a string");
     }
     if (v->u.string.len > 0) {
@@ -286,7 +306,7 @@ static int get_bool(int *out, const dtk_json *obj, const char *key,
             return 0;
         }
     }
-    snprintf(field, sizeof(field), "%s.%s", prefix, key);
+    field_path(field, sizeof(field), "%s.%s", prefix, key);
     return kc_fail(DTK_EINVALID, loc, field, "expected true or false");
 }
 
@@ -302,7 +322,7 @@ static int get_data(char **out, const dtk_json *obj, const char *key,
     if (error < 0 || text == NULL) {
         return error;
     }
-    snprintf(field, sizeof(field), "%s.%s", prefix, key);
+    field_path(field, sizeof(field), "%s.%s", prefix, key);
     if (dtk_b64_decode(&bytes, text, strlen(text)) < 0) {
         error = kc_fail(DTK_EINVALID, loc, field, "not valid base64");
     } else if (memchr(dtk_buf_cstr(&bytes), '\0', bytes.len) != NULL) {
@@ -355,7 +375,7 @@ static int get_list(char ***out, size_t *count, const dtk_json *obj,
         return 0;
     }
     if (v->type != DTK_JSON_ARRAY) {
-        snprintf(field, sizeof(field), "%s.%s", prefix, key);
+        field_path(field, sizeof(field), "%s.%s", prefix, key);
         return kc_fail(DTK_EINVALID, loc, field, "expected a list");
     }
     *out = dtk_calloc(dtk_json_len(v) + 1, sizeof(char *));
@@ -363,7 +383,7 @@ static int get_list(char ***out, size_t *count, const dtk_json *obj,
         const char *s = dtk_json_string(dtk_json_at(v, i));
 
         if (s == NULL) {
-            snprintf(field, sizeof(field), "%s.%s[%zu]", prefix, key, i);
+            field_path(field, sizeof(field), "%s.%s[%zu]", prefix, key, i);
             return kc_fail(DTK_EINVALID, loc, field, "expected a string");
         }
         (*out)[i] = dtk_strdup(s);
@@ -590,7 +610,7 @@ static int decode_exec(kc_exec **out, const dtk_json *body,
             char field[64];
             dtk_buf kv = DTK_BUF_INIT(0);
 
-            snprintf(field, sizeof(field), "user.exec.env[%zu]", i);
+            field_path(field, sizeof(field), "user.exec.env[%zu]", i);
             if (name == NULL || name[0] == '\0' || strchr(name, '=')) {
                 error = kc_fail(DTK_EINVALID, loc, field,
                                 "name: required, without '='");

@@ -1,6 +1,7 @@
 /* ObjectMeta decoding, GVR paths and ownerReferences (see meta.h). */
 #include "pkg/kube/meta.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -140,6 +141,23 @@ static int type_error(const char *path, const char *expected)
     return DTK_ERROR;
 }
 
+/* Paths made of constant names and indexes always fit their array; a
+ * truncation would be a programming error. */
+static const char *fixed_path(char *out, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static const char *fixed_path(char *out, size_t size, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(out, size, fmt, ap);
+    va_end(ap);
+    dtk_assert(n >= 0 && (size_t)n < size);
+    return out;
+}
+
 /* Optional string member: absent and null are NULL. */
 static int opt_string(char **out, const dtk_json *obj, const char *key,
                       const char *path)
@@ -174,25 +192,25 @@ static int opt_bool(int *out, const dtk_json *obj, const char *key,
 static int decode_map(dtk_kube_pair **out, size_t *count, const dtk_json *v,
                       const char *what)
 {
-    char path[320];
+    char path[64];
 
     if (v == NULL || v->type == DTK_JSON_NULL) {
         return 0;
     }
-    snprintf(path, sizeof(path), "metadata.%s", what);
     if (v->type != DTK_JSON_OBJECT) {
-        return type_error(path, "an object");
+        return type_error(fixed_path(path, sizeof(path), "metadata.%s", what),
+                          "an object");
     }
     *out = dtk_calloc(v->u.object.len, sizeof(**out));
     for (size_t i = 0; i < v->u.object.len; i++) {
         const dtk_json *value = v->u.object.values[i];
 
         if (value->type != DTK_JSON_STRING) {
-            /* Keys are bounded by the API server (253 + 63); truncation
-             * of an absurd one only shortens the message. */
-            snprintf(path, sizeof(path), "metadata.%s.%s", what,
-                     v->u.object.keys[i]);
-            return type_error(path, "a string");
+            /* The key comes from the input: a long one is cut short by
+             * the bounded error message, not by a fixed array here. */
+            dtk_error_set(DTK_ERRCLASS_KUBE, "metadata.%s.%s: expected %s",
+                          what, v->u.object.keys[i], "a string");
+            return DTK_ERROR;
         }
         (*out)[i].key = dtk_strdup(v->u.object.keys[i]);
         (*out)[i].value =
@@ -219,14 +237,14 @@ static int decode_owner_refs(dtk_kube_meta *m, const dtk_json *v)
         dtk_kube_owner_ref *ref = &m->owner_refs[i];
 
         m->owner_ref_count = i + 1;
-        snprintf(path, sizeof(path), "metadata.ownerReferences[%zu]", i);
+        fixed_path(path, sizeof(path), "metadata.ownerReferences[%zu]", i);
         if (r->type != DTK_JSON_OBJECT) {
             return type_error(path, "an object");
         }
 #define FIELD(call, key)                                                       \
     if (error == 0) {                                                          \
-        snprintf(path, sizeof(path), "metadata.ownerReferences[%zu].%s", i,    \
-                 key);                                                         \
+        fixed_path(path, sizeof(path), "metadata.ownerReferences[%zu].%s", i,  \
+                   key);                                                       \
         error = call;                                                          \
     }
         FIELD(opt_string(&ref->api_version, r, "apiVersion", path),
@@ -258,8 +276,9 @@ static int decode_finalizers(dtk_kube_meta *m, const dtk_json *v)
         const dtk_json *f = dtk_json_at(v, i);
 
         if (f->type != DTK_JSON_STRING) {
-            snprintf(path, sizeof(path), "metadata.finalizers[%zu]", i);
-            return type_error(path, "a string");
+            return type_error(fixed_path(path, sizeof(path),
+                                         "metadata.finalizers[%zu]", i),
+                              "a string");
         }
         m->finalizers[i] = dtk_strndup(f->u.string.ptr, f->u.string.len);
         m->finalizer_count = i + 1;

@@ -8,7 +8,6 @@
  * limit. An ERROR event carries a Status and ends the watch: 410 (or reason
  * Expired/Gone) becomes DTK_EGONE, which tells the reflector to relist.
  */
-#include <stdio.h>
 #include <string.h>
 
 #include "pkg/base/alloc.h"
@@ -213,14 +212,12 @@ int dtk_kube_watch(dtk_kube_client *client, const dtk_kube_gvr *gvr,
     dtk_buf path = DTK_BUF_INIT(0);
     dtk_kube__req r = {0};
     watch_state w;
-    char num[32];
     int error;
 
     memset(&w, 0, sizeof(w));
     dtk_kube_watch_decoder_init(&w.dec, o->max_event_size);
     w.cb = cb;
     w.payload = payload;
-    snprintf(num, sizeof(num), "%ld", timeout_s);
     error = dtk_kube_gvr_path(&path, gvr, ns, NULL, NULL);
     if (error == 0) {
         error = dtk_kube__query(&path, "watch", "1");
@@ -236,7 +233,7 @@ int dtk_kube_watch(dtk_kube_client *client, const dtk_kube_gvr *gvr,
         error = dtk_kube__query(&path, "fieldSelector", o->field_selector);
     }
     if (error == 0) {
-        error = dtk_kube__query(&path, "timeoutSeconds", num);
+        error = dtk_kube__query_long(&path, "timeoutSeconds", timeout_s);
     }
     if (error == 0 && o->allow_bookmarks) {
         error = dtk_kube__query(&path, "allowWatchBookmarks", "true");
