@@ -1,6 +1,13 @@
+/* Base64 through OpenSSL EVP (see b64.h).
+ *
+ * EVP_DecodeUpdate is lenient in ways Kubernetes is not: it skips spaces and
+ * treats '-' as end of data (its PEM heritage). So the input is checked here
+ * first (alphabet, padding only at the end, whole groups of four) and only
+ * CR/LF are dropped before EVP_DecodeBlock, which then never fails.
+ */
 #include "pkg/base/b64.h"
 
-#include <stdint.h>
+#include <string.h>
 
 #include <openssl/evp.h>
 
@@ -9,61 +16,100 @@
 
 int dtk_b64_encode(dtk_buf *out, const void *data, size_t len)
 {
-    size_t enc_len = 4 * ((len + 2) / 3);
-    unsigned char *tmp;
-    int error;
+    size_t groups = (len + 2) / 3;
+    size_t need = groups * 4;
+    unsigned char *tmp = NULL;
+    int error = 0;
 
-    if (len > (size_t)INT32_MAX / 2) {
-        dtk_error_set(DTK_ERRCLASS_NONE, "base64 input of %zu bytes is too "
-                      "large", len);
+    if (len == 0) {
+        return dtk_buf_put(out, "", 0);
+    }
+    if (len > (size_t)1 << 30) {
+        dtk_error_set(DTK_ERRCLASS_NONE, "base64 input exceeds 1 GiB");
         return DTK_ETOOBIG;
     }
-    tmp = dtk_malloc(enc_len + 1);
-    EVP_EncodeBlock(tmp, data, (int)len);
-    error = dtk_buf_put(out, tmp, enc_len);
+    tmp = dtk_malloc(need + 1);
+    /* EVP_EncodeBlock takes an int length; bounded above. */
+    if ((size_t)EVP_EncodeBlock(tmp, data, (int)len) != need) {
+        dtk_error_set(DTK_ERRCLASS_NONE, "base64 encoding failed");
+        error = DTK_ERROR;
+        goto out;
+    }
+    error = dtk_buf_put(out, tmp, need);
+out:
     dtk_free(tmp);
     return error;
 }
 
-static int is_b64_char(unsigned char c)
+static int b64_char(unsigned char c)
 {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
            (c >= '0' && c <= '9') || c == '+' || c == '/';
 }
 
+/* The scratch copies may hold key material: wipe them before freeing. */
+static void free_wiped(unsigned char *p, size_t len)
+{
+    if (p != NULL) {
+        volatile unsigned char *v = p;
+
+        for (size_t i = 0; i < len; i++) {
+            v[i] = 0;
+        }
+        dtk_free(p);
+    }
+}
+
+static int bad_input(void)
+{
+    dtk_error_set(DTK_ERRCLASS_INVALID, "not valid base64");
+    return DTK_EINVALID;
+}
+
 int dtk_b64_decode(dtk_buf *out, const char *text, size_t len)
 {
+    unsigned char *clean = NULL;
+    unsigned char *bytes = NULL;
+    size_t n = 0;
     size_t pad = 0;
-    unsigned char *tmp;
-    int n;
-    int error;
+    int decoded;
+    int error = 0;
 
-    if (len % 4 != 0 || len > (size_t)INT32_MAX / 2) {
-        goto invalid;
+    if (len > (size_t)1 << 30) {
+        dtk_error_set(DTK_ERRCLASS_NONE, "base64 input exceeds 1 GiB");
+        return DTK_ETOOBIG;
     }
-    /* EVP_DecodeBlock skips whitespace and accepts some junk: check the
-     * alphabet and padding here so only canonical text passes. */
-    while (pad < 2 && pad < len && text[len - 1 - pad] == '=') {
-        pad++;
-    }
-    for (size_t i = 0; i < len - pad; i++) {
-        if (!is_b64_char((unsigned char)text[i])) {
-            goto invalid;
+    clean = dtk_malloc(len + 1);
+    for (size_t i = 0; i < len && error == 0; i++) {
+        unsigned char c = (unsigned char)text[i];
+
+        if (c == '\r' || c == '\n') {
+            continue;
         }
+        if (c == '=') {
+            pad++;
+        } else if (!b64_char(c) || pad > 0) {
+            /* outside the alphabet, or data after padding */
+            error = bad_input();
+        }
+        clean[n++] = c;
     }
-    if (len == 0) {
-        return 0;
+    if (error == 0 && (n % 4 != 0 || pad > 2)) {
+        error = bad_input();
     }
-    tmp = dtk_malloc(len);
-    n = EVP_DecodeBlock(tmp, (const unsigned char *)text, (int)len);
-    if (n < 0) {
-        dtk_free(tmp);
-        goto invalid;
+    if (error < 0 || n == 0) {
+        goto out;
     }
-    error = dtk_buf_put(out, tmp, (size_t)n - pad);
-    dtk_free(tmp);
+    bytes = dtk_malloc(n / 4 * 3 + 1);
+    decoded = EVP_DecodeBlock(bytes, clean, (int)n);
+    if (decoded < 0 || (size_t)decoded != n / 4 * 3) {
+        error = bad_input();
+        goto out;
+    }
+    /* EVP_DecodeBlock counts padding as zero bytes. */
+    error = dtk_buf_put(out, bytes, (size_t)decoded - pad);
+out:
+    free_wiped(clean, len + 1);
+    free_wiped(bytes, n / 4 * 3 + 1);
     return error;
-invalid:
-    dtk_error_set(DTK_ERRCLASS_INVALID, "illegal base64 data");
-    return DTK_EINVALID;
 }

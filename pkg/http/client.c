@@ -26,6 +26,7 @@ struct dtk_http_client {
     int insecure_skip_verify;
     long connect_timeout_ms;
     long timeout_ms;
+    char *tls_server_name;
 };
 
 typedef struct transfer {
@@ -68,6 +69,7 @@ int dtk_http_client_new(dtk_http_client **out,
     c->client_cert_pem = dtk_strdup(options->client_cert_pem);
     c->client_key_pem = dtk_strdup(options->client_key_pem);
     c->insecure_skip_verify = options->insecure_skip_verify;
+    c->tls_server_name = dtk_strdup(options->tls_server_name);
     c->connect_timeout_ms = options->connect_timeout_ms > 0
                                 ? options->connect_timeout_ms
                                 : DTK_HTTP_DEFAULT_CONNECT_TIMEOUT_MS;
@@ -100,6 +102,7 @@ void dtk_http_client_free(dtk_http_client *client)
     dtk_free(client->ca_pem);
     dtk_free(client->client_cert_pem);
     free_secret(client->client_key_pem);
+    dtk_free(client->tls_server_name);
     dtk_free(client);
 }
 
@@ -337,6 +340,50 @@ static void configure(dtk_http_client *c, const dtk_http_request *req,
     }
 }
 
+/* tls_server_name: request the URL with that name as its host and let curl
+ * connect to the real host and port (CURLOPT_CONNECT_TO), so SNI and the
+ * certificate check use the name. *url_out is freed with curl_free. */
+static int use_tls_server_name(dtk_http_client *c, const dtk_http_request *req,
+                               char **url_out,
+                               struct curl_slist **connect_to_out)
+{
+    CURLU *u = curl_url();
+    char *host = NULL;
+    char *port = NULL;
+    char *url = NULL;
+    dtk_buf line = DTK_BUF_INIT(0);
+    int error = DTK_EINVALID;
+
+    dtk_assert(u != NULL);
+    if (curl_url_set(u, CURLUPART_URL, req->url, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) !=
+            CURLUE_OK ||
+        curl_url_set(u, CURLUPART_HOST, c->tls_server_name, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_URL, &url, 0) != CURLUE_OK) {
+        dtk_error_set(DTK_ERRCLASS_HTTP,
+                      "tls server name '%s' cannot be used with the url",
+                      c->tls_server_name);
+        goto out;
+    }
+    if (dtk_buf_printf(&line, "%s:%s:%s:%s", c->tls_server_name, port, host,
+                       port) < 0) {
+        goto out;
+    }
+    *connect_to_out = curl_slist_append(NULL, line.ptr);
+    dtk_assert(*connect_to_out != NULL);
+    *url_out = url;
+    url = NULL;
+    error = 0;
+out:
+    curl_free(host);
+    curl_free(port);
+    curl_free(url);
+    curl_url_cleanup(u);
+    dtk_buf_dispose(&line);
+    return error;
+}
+
 /* Records the status as soon as headers are complete, so on_body knows
  * whether to stream. */
 static size_t on_header_status(char *data, size_t size, size_t nmemb,
@@ -347,6 +394,8 @@ static int perform(dtk_http_client *c, const dtk_http_request *req,
 {
     transfer t;
     struct curl_slist *headers = NULL;
+    struct curl_slist *connect_to = NULL;
+    char *named_url = NULL;
     dtk_buf auth = DTK_BUF_INIT(0);
     CURLcode rc;
     int error = 0;
@@ -369,6 +418,14 @@ static int perform(dtk_http_client *c, const dtk_http_request *req,
     }
     configure(c, req, &t, headers, auth.ptr);
     curl_easy_setopt(c->curl, CURLOPT_HEADERFUNCTION, on_header_status);
+    if (c->tls_server_name != NULL) {
+        error = use_tls_server_name(c, req, &named_url, &connect_to);
+        if (error < 0) {
+            goto out;
+        }
+        curl_easy_setopt(c->curl, CURLOPT_URL, named_url);
+        curl_easy_setopt(c->curl, CURLOPT_CONNECT_TO, connect_to);
+    }
     rc = curl_easy_perform(c->curl);
     curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &resp->status);
     if (rc == CURLE_OK || (t.stopped_by_cb && rc == CURLE_WRITE_ERROR) ||
@@ -381,6 +438,8 @@ out:
     /* The slist may have grown in configure(); CURLOPT_HTTPHEADER holds the
      * head, which did not change. */
     curl_slist_free_all(headers);
+    curl_slist_free_all(connect_to);
+    curl_free(named_url);
     if (auth.ptr != NULL) {
         memset(auth.ptr, 0, auth.len);
     }

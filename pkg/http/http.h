@@ -31,10 +31,14 @@ typedef struct dtk_http_client_options {
     int insecure_skip_verify;
     long connect_timeout_ms; /* 0: default */
     long timeout_ms;         /* 0: default */
+    /* Verify the server certificate against this name and send it as SNI
+     * while connecting to the URL's host (kubeconfig tls-server-name). The
+     * Host header carries this name too. NULL: the URL's host. Copied. */
+    const char *tls_server_name;
 } dtk_http_client_options;
 
 /* clang-format off */
-#define DTK_HTTP_CLIENT_OPTIONS_INIT { NULL, NULL, NULL, NULL, 0, 0, 0 }
+#define DTK_HTTP_CLIENT_OPTIONS_INIT { NULL, NULL, NULL, NULL, 0, 0, 0, NULL }
 /* clang-format on */
 
 typedef struct dtk_http_request {
