@@ -137,8 +137,7 @@ static char **plugin_env(const dtk_kube__exec *e, char **info_out)
     for (size_t i = 0; i < n; i++) {
         const char *entry = environ[i];
         size_t name_len = strcspn(entry, "=");
-        int overridden =
-            strncmp(entry, "KUBERNETES_EXEC_INFO=", 21) == 0;
+        int overridden = strncmp(entry, "KUBERNETES_EXEC_INFO=", 21) == 0;
 
         for (size_t j = 0; j < m && !overridden; j++) {
             overridden = strncmp(entry, e->env[j], name_len + 1) == 0;
@@ -185,8 +184,7 @@ static int reap(pid_t pid, int64_t deadline)
 }
 
 /* Runs the plugin and collects its stdout into out. */
-static int spawn_plugin(dtk_buf *out, const dtk_kube__exec *e,
-                        long timeout_ms)
+static int spawn_plugin(dtk_buf *out, const dtk_kube__exec *e, long timeout_ms)
 {
     int64_t deadline = dtk_clock_now_ms() + timeout_ms;
     posix_spawn_file_actions_t fa;
@@ -308,7 +306,8 @@ static int plugin_fail(const dtk_kube__exec *e, const char *what)
 }
 
 /* Decodes an ExecCredential. Its text is never quoted. */
-static int decode_credential(fresh *f, const dtk_kube__exec *e,
+static int decode_credential(fresh *f,
+                             const dtk_kube__exec *e,
                              const dtk_buf *text)
 {
     dtk_json *doc = NULL;
@@ -361,8 +360,8 @@ static int decode_credential(fresh *f, const dtk_kube__exec *e,
     }
     exp = dtk_json_get_string(st, "expirationTimestamp");
     if (exp != NULL && dtk_clock_parse_rfc3339(&f->expiry, exp) < 0) {
-        error = plugin_fail(
-            e, "status.expirationTimestamp: not an RFC 3339 time");
+        error =
+            plugin_fail(e, "status.expirationTimestamp: not an RFC 3339 time");
         goto out;
     }
     f->has_expiry = exp != NULL;

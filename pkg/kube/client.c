@@ -26,9 +26,9 @@
 #include "pkg/kube/kube_int.h"
 
 #define OBJECT_RESPONSE_LIMIT ((size_t)8 * 1024 * 1024)
-#define LIST_RESPONSE_LIMIT ((size_t)64 * 1024 * 1024)
-#define REQUEST_BODY_LIMIT ((size_t)16 * 1024 * 1024)
-#define DEFAULT_PAGE_SIZE 500
+#define LIST_RESPONSE_LIMIT   ((size_t)64 * 1024 * 1024)
+#define REQUEST_BODY_LIMIT    ((size_t)16 * 1024 * 1024)
+#define DEFAULT_PAGE_SIZE     500
 
 struct dtk_kube_client {
     dtk_kube_config *cfg;
@@ -85,10 +85,8 @@ dtk_kube_status *dtk_kube__client_status(dtk_kube_client *client)
 
 int dtk_kube__query(dtk_buf *path, const char *key, const char *value)
 {
-    int error = dtk_buf_putc(path, memchr(dtk_buf_cstr(path), '?',
-                                          path->len) != NULL
-                                       ? '&'
-                                       : '?');
+    int error = dtk_buf_putc(
+        path, memchr(dtk_buf_cstr(path), '?', path->len) != NULL ? '&' : '?');
 
     if (error == 0) {
         error = dtk_http_escape(path, key);
@@ -146,7 +144,9 @@ static long backoff_ms(dtk_kube_client *c, int attempt)
     return d / 2 + (long)(rand_r(&c->seed) % (unsigned long)(d / 2 + 1));
 }
 
-static void report(dtk_kube_client *c, const char *method, long code,
+static void report(dtk_kube_client *c,
+                   const char *method,
+                   long code,
                    int64_t start_ms)
 {
     if (c->cfg->on_request != NULL) {
@@ -156,7 +156,8 @@ static void report(dtk_kube_client *c, const char *method, long code,
     }
 }
 
-int dtk_kube__send(dtk_kube_client *c, const dtk_kube__req *r,
+int dtk_kube__send(dtk_kube_client *c,
+                   const dtk_kube__req *r,
                    dtk_http_response *resp)
 {
     dtk_kube_config *cfg = c->cfg;
@@ -212,8 +213,7 @@ int dtk_kube__send(dtk_kube_client *c, const dtk_kube__req *r,
         }
         if (cred.cert_pem != NULL &&
             cred.generation != c->identity_generation) {
-            dtk_http_client_set_identity(c->http, cred.cert_pem,
-                                         cred.key_pem);
+            dtk_http_client_set_identity(c->http, cred.cert_pem, cred.key_pem);
             c->identity_generation = cred.generation;
         }
         req.method = r->method;
@@ -271,8 +271,7 @@ int dtk_kube__send(dtk_kube_client *c, const dtk_kube__req *r,
             dtk_json_parse(&body, resp->body.ptr, resp->body.len) < 0) {
             body = NULL;
         }
-        error = dtk_kube_status_decode(&c->status, resp->status, body,
-                                       ctx.ptr);
+        error = dtk_kube_status_decode(&c->status, resp->status, body, ctx.ptr);
         retry_after =
             parse_retry_after(dtk_http_response_header(resp, "Retry-After"));
         if (retry_after >= 0) {
@@ -311,8 +310,8 @@ out:
 
 typedef enum expect {
     EXPECT_ANY = 0,
-    EXPECT_OBJECT,    /* a Kubernetes object, not a Status */
-    EXPECT_LIST,      /* an object with items */
+    EXPECT_OBJECT, /* a Kubernetes object, not a Status */
+    EXPECT_LIST,   /* an object with items */
     EXPECT_OBJECT_OR_STATUS,
 } expect;
 
@@ -324,8 +323,11 @@ static int bad_answer(const char *method, const char *path, const char *what)
 }
 
 /* Checks the kind of a 2xx answer. */
-static int check_answer(dtk_kube_client *c, const char *method,
-                        const char *path, const dtk_json *doc, expect want)
+static int check_answer(dtk_kube_client *c,
+                        const char *method,
+                        const char *path,
+                        const dtk_json *doc,
+                        expect want)
 {
     const char *kind;
     const dtk_json *items;
@@ -370,9 +372,14 @@ static int check_answer(dtk_kube_client *c, const char *method,
 
 /* One JSON request: body (may be NULL) is serialised, the answer parsed
  * and checked. */
-static int call(dtk_json **out, dtk_kube_client *c, const char *method,
-                const char *path, const char *content_type,
-                const dtk_json *body, size_t limit, expect want)
+static int call(dtk_json **out,
+                dtk_kube_client *c,
+                const char *method,
+                const char *path,
+                const char *content_type,
+                const dtk_json *body,
+                size_t limit,
+                expect want)
 {
     dtk_http_response resp = DTK_HTTP_RESPONSE_INIT;
     dtk_kube__req r = {0};
@@ -420,7 +427,8 @@ out:
     return error;
 }
 
-int dtk_kube_do(dtk_json **out, dtk_kube_client *client,
+int dtk_kube_do(dtk_json **out,
+                dtk_kube_client *client,
                 const dtk_kube_call *call_in)
 {
     dtk_http_response resp = DTK_HTTP_RESPONSE_INIT;
@@ -450,8 +458,11 @@ int dtk_kube_do(dtk_json **out, dtk_kube_client *client,
     return error;
 }
 
-int dtk_kube_get(dtk_json **out, dtk_kube_client *client,
-                 const dtk_kube_gvr *gvr, const char *ns, const char *name,
+int dtk_kube_get(dtk_json **out,
+                 dtk_kube_client *client,
+                 const dtk_kube_gvr *gvr,
+                 const char *ns,
+                 const char *name,
                  const char *subresource)
 {
     dtk_buf path = DTK_BUF_INIT(0);
@@ -470,8 +481,11 @@ int dtk_kube_get(dtk_json **out, dtk_kube_client *client,
     return error;
 }
 
-static int list_path(dtk_buf *path, const dtk_kube_gvr *gvr, const char *ns,
-                     const dtk_kube_list_options *o, const char *cont,
+static int list_path(dtk_buf *path,
+                     const dtk_kube_gvr *gvr,
+                     const char *ns,
+                     const dtk_kube_list_options *o,
+                     const char *cont,
                      int first)
 {
     long limit = o->limit == 0 ? DEFAULT_PAGE_SIZE : o->limit;
@@ -499,13 +513,16 @@ static int list_path(dtk_buf *path, const dtk_kube_gvr *gvr, const char *ns,
         error = dtk_kube__query(path, "continue", cont);
     }
     if (error == 0 && o->timeout_seconds > 0) {
-        error = dtk_kube__query_long(path, "timeoutSeconds", o->timeout_seconds);
+        error =
+            dtk_kube__query_long(path, "timeoutSeconds", o->timeout_seconds);
     }
     return error;
 }
 
-int dtk_kube_list_page(dtk_json **out, dtk_kube_client *client,
-                       const dtk_kube_gvr *gvr, const char *ns,
+int dtk_kube_list_page(dtk_json **out,
+                       dtk_kube_client *client,
+                       const dtk_kube_gvr *gvr,
+                       const char *ns,
                        const dtk_kube_list_options *options)
 {
     static const dtk_kube_list_options defaults = DTK_KUBE_LIST_OPTIONS_INIT;
@@ -540,12 +557,14 @@ static void move_items(dtk_json *items, dtk_json *page)
     dtk_json_free(arr);
 }
 
-int dtk_kube_list(dtk_json **items_out, char **resource_version_out,
-                  dtk_kube_client *client, const dtk_kube_gvr *gvr,
-                  const char *ns, const dtk_kube_list_options *options)
+int dtk_kube_list(dtk_json **items_out,
+                  char **resource_version_out,
+                  dtk_kube_client *client,
+                  const dtk_kube_gvr *gvr,
+                  const char *ns,
+                  const dtk_kube_list_options *options)
 {
-    static const char *const rv_path[] = {"metadata", "resourceVersion",
-                                          NULL};
+    static const char *const rv_path[] = {"metadata", "resourceVersion", NULL};
     static const char *const cont_path[] = {"metadata", "continue", NULL};
     static const dtk_kube_list_options defaults = DTK_KUBE_LIST_OPTIONS_INIT;
     dtk_kube_list_options o = options ? *options : defaults;
@@ -630,16 +649,19 @@ static int write_query(dtk_buf *path, const dtk_kube_write_options *o)
     return error;
 }
 
-int dtk_kube_create(dtk_json **out, dtk_kube_client *client,
-                    const dtk_kube_gvr *gvr, const char *ns,
-                    const dtk_json *obj, const dtk_kube_write_options *options)
+int dtk_kube_create(dtk_json **out,
+                    dtk_kube_client *client,
+                    const dtk_kube_gvr *gvr,
+                    const char *ns,
+                    const dtk_json *obj,
+                    const dtk_kube_write_options *options)
 {
     dtk_buf path = DTK_BUF_INIT(0);
     int error;
 
     if (gvr->namespaced && ns == NULL) {
-        dtk_error_set(DTK_ERRCLASS_INVALID,
-                      "namespace: required to create %s", gvr->resource);
+        dtk_error_set(DTK_ERRCLASS_INVALID, "namespace: required to create %s",
+                      gvr->resource);
         return DTK_EINVALID;
     }
     error = dtk_kube_gvr_path(&path, gvr, ns, NULL, NULL);
@@ -654,10 +676,14 @@ int dtk_kube_create(dtk_json **out, dtk_kube_client *client,
     return error;
 }
 
-int dtk_kube_update(dtk_json **out, dtk_kube_client *client,
-                    const dtk_kube_gvr *gvr, const char *ns,
-                    const char *name, const char *subresource,
-                    const dtk_json *obj, const dtk_kube_write_options *options)
+int dtk_kube_update(dtk_json **out,
+                    dtk_kube_client *client,
+                    const dtk_kube_gvr *gvr,
+                    const char *ns,
+                    const char *name,
+                    const char *subresource,
+                    const dtk_json *obj,
+                    const dtk_kube_write_options *options)
 {
     dtk_buf path = DTK_BUF_INIT(0);
     int error;
@@ -678,9 +704,13 @@ int dtk_kube_update(dtk_json **out, dtk_kube_client *client,
     return error;
 }
 
-int dtk_kube_patch(dtk_json **out, dtk_kube_client *client,
-                   const dtk_kube_gvr *gvr, const char *ns, const char *name,
-                   const char *subresource, dtk_kube_patch_type type,
+int dtk_kube_patch(dtk_json **out,
+                   dtk_kube_client *client,
+                   const dtk_kube_gvr *gvr,
+                   const char *ns,
+                   const char *name,
+                   const char *subresource,
+                   dtk_kube_patch_type type,
                    const dtk_json *patch,
                    const dtk_kube_write_options *options)
 {
@@ -690,8 +720,8 @@ int dtk_kube_patch(dtk_json **out, dtk_kube_client *client,
         "application/strategic-merge-patch+json",
         "application/apply-patch+yaml",
     };
-    dtk_json_type want = type == DTK_KUBE_PATCH_JSON ? DTK_JSON_ARRAY
-                                                     : DTK_JSON_OBJECT;
+    dtk_json_type want =
+        type == DTK_KUBE_PATCH_JSON ? DTK_JSON_ARRAY : DTK_JSON_OBJECT;
     dtk_buf path = DTK_BUF_INIT(0);
     int error;
 
@@ -728,9 +758,12 @@ int dtk_kube_patch(dtk_json **out, dtk_kube_client *client,
     return error;
 }
 
-int dtk_kube_delete(dtk_json **out, dtk_kube_client *client,
-                    const dtk_kube_gvr *gvr, const char *ns,
-                    const char *name, const dtk_kube_delete_options *options)
+int dtk_kube_delete(dtk_json **out,
+                    dtk_kube_client *client,
+                    const dtk_kube_gvr *gvr,
+                    const char *ns,
+                    const char *name,
+                    const dtk_kube_delete_options *options)
 {
     dtk_buf path = DTK_BUF_INIT(0);
     dtk_json *body = dtk_json_new_object();

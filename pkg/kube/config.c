@@ -15,14 +15,14 @@
 #include "pkg/kube/kube_int.h"
 
 #define DEFAULT_CONNECT_TIMEOUT_MS 5000L
-#define DEFAULT_TIMEOUT_MS 30000L
-#define DEFAULT_MAX_ATTEMPTS 5
-#define DEFAULT_RETRY_BASE_MS 200L
-#define DEFAULT_RETRY_MAX_MS 5000L
+#define DEFAULT_TIMEOUT_MS         30000L
+#define DEFAULT_MAX_ATTEMPTS       5
+#define DEFAULT_RETRY_BASE_MS      200L
+#define DEFAULT_RETRY_MAX_MS       5000L
 #define DEFAULT_MAX_RETRY_AFTER_MS 30000L
-#define DEFAULT_BURST 10
-#define DEFAULT_TOKEN_RELOAD_MS 60000L
-#define DEFAULT_EXEC_TIMEOUT_MS 60000L
+#define DEFAULT_BURST              10
+#define DEFAULT_TOKEN_RELOAD_MS    60000L
+#define DEFAULT_EXEC_TIMEOUT_MS    60000L
 
 void dtk_kube__free_secret(char *s)
 {
@@ -123,7 +123,8 @@ int dtk_kube__config_new(dtk_kube_config **out,
     return 0;
 }
 
-int dtk_kube__config_add_header(dtk_kube_config *cfg, const char *name,
+int dtk_kube__config_add_header(dtk_kube_config *cfg,
+                                const char *name,
                                 const char *value)
 {
     dtk_buf line = DTK_BUF_INIT(0);
@@ -137,8 +138,8 @@ int dtk_kube__config_add_header(dtk_kube_config *cfg, const char *name,
         dtk_buf_dispose(&line);
         return DTK_ETOOBIG;
     }
-    cfg->headers = dtk_realloc(cfg->headers,
-                               (cfg->header_count + 2) * sizeof(char *));
+    cfg->headers =
+        dtk_realloc(cfg->headers, (cfg->header_count + 2) * sizeof(char *));
     cfg->headers[cfg->header_count++] = dtk_buf_detach(&line);
     cfg->headers[cfg->header_count] = NULL;
     return 0;
@@ -299,9 +300,9 @@ int dtk_kube_config_in_cluster(dtk_kube_config **out,
     if (error < 0) {
         goto out;
     }
-    error = dtk_buf_printf(&url, strchr(host, ':') ? "https://[%s]:%s"
-                                                   : "https://%s:%s",
-                           host, port);
+    error = dtk_buf_printf(
+        &url, strchr(host, ':') ? "https://[%s]:%s" : "https://%s:%s", host,
+        port);
     if (error == 0) {
         error = dtk_kube__config_set_server(cfg, url.ptr);
     }
@@ -355,7 +356,8 @@ out:
     return error;
 }
 
-int dtk_kube_config_for_url(dtk_kube_config **out, const char *server_url,
+int dtk_kube_config_for_url(dtk_kube_config **out,
+                            const char *server_url,
                             const char *ca_pem,
                             const dtk_kube_config_options *options)
 {
@@ -407,8 +409,8 @@ int dtk_kube_config_load(dtk_kube_config **out,
     const char *port = getenv("KUBERNETES_SERVICE_PORT");
 
     if ((options == NULL || options->kubeconfig == NULL) &&
-        (list == NULL || list[0] == '\0') && host != NULL &&
-        host[0] != '\0' && port != NULL && port[0] != '\0') {
+        (list == NULL || list[0] == '\0') && host != NULL && host[0] != '\0' &&
+        port != NULL && port[0] != '\0') {
         return dtk_kube_config_in_cluster(out, options);
     }
     return dtk_kube_config_load_kubeconfig(out, options);

@@ -52,8 +52,10 @@
  * {code,method,host} and rest_client_request_duration_seconds. code is the
  * HTTP status, or 0 when no response arrived (label it "<error>" like
  * client-go). host is "host:port" of the server. */
-typedef void (*dtk_kube_request_hook)(const char *method, const char *host,
-                                      int code, double duration_s,
+typedef void (*dtk_kube_request_hook)(const char *method,
+                                      const char *host,
+                                      int code,
+                                      double duration_s,
                                       void *payload);
 
 typedef struct dtk_kube_config_options {
@@ -65,18 +67,18 @@ typedef struct dtk_kube_config_options {
     const char *in_cluster_dir; /* NULL: DTK_KUBE_IN_CLUSTER_DIR */
 
     /* Client behaviour. 0 picks the default shown. */
-    long connect_timeout_ms;  /* 5000 */
-    long timeout_ms;          /* 30000: total per attempt (not watches) */
-    int max_attempts;         /* 5: first try + retries; 1: no retries */
-    long retry_base_ms;       /* 200: backoff base, doubled per retry */
-    long retry_max_ms;        /* 5000: backoff cap */
-    long max_retry_after_ms;  /* 30000: a longer Retry-After is not waited
-                               * for; the error is returned instead */
-    double qps;               /* <= 0: no client-side rate limit (default) */
-    int burst;                /* token bucket size when qps > 0; 0: 10 */
-    long token_reload_ms;     /* 60000: bearer token file re-read period */
-    long exec_timeout_ms;     /* 60000: exec credential plugin run time */
-    const char *user_agent;   /* "dtk-operator" */
+    long connect_timeout_ms; /* 5000 */
+    long timeout_ms;         /* 30000: total per attempt (not watches) */
+    int max_attempts;        /* 5: first try + retries; 1: no retries */
+    long retry_base_ms;      /* 200: backoff base, doubled per retry */
+    long retry_max_ms;       /* 5000: backoff cap */
+    long max_retry_after_ms; /* 30000: a longer Retry-After is not waited
+                              * for; the error is returned instead */
+    double qps;              /* <= 0: no client-side rate limit (default) */
+    int burst;               /* token bucket size when qps > 0; 0: 10 */
+    long token_reload_ms;    /* 60000: bearer token file re-read period */
+    long exec_timeout_ms;    /* 60000: exec credential plugin run time */
+    const char *user_agent;  /* "dtk-operator" */
     dtk_kube_request_hook on_request;
     void *on_request_payload;
 } dtk_kube_config_options;
@@ -118,7 +120,8 @@ int dtk_kube_config_in_cluster(dtk_kube_config **out,
 
 /* A configuration for a plain URL with no credentials (development API
  * server, tests). ca_pem may be NULL. */
-int dtk_kube_config_for_url(dtk_kube_config **out, const char *server_url,
+int dtk_kube_config_for_url(dtk_kube_config **out,
+                            const char *server_url,
                             const char *ca_pem,
                             const dtk_kube_config_options *options);
 
@@ -142,10 +145,10 @@ typedef struct dtk_kube_status_cause {
 /* The last answer of the server, decoded from a metav1.Status body when
  * there was one. All strings may be NULL. */
 typedef struct dtk_kube_status {
-    long http_code;     /* 0 when no response arrived */
-    int code;           /* Status.code, else http_code */
-    char *status;       /* "Success" | "Failure" */
-    char *reason;       /* "NotFound", "AlreadyExists", "Conflict", ... */
+    long http_code; /* 0 when no response arrived */
+    int code;       /* Status.code, else http_code */
+    char *status;   /* "Success" | "Failure" */
+    char *reason;   /* "NotFound", "AlreadyExists", "Conflict", ... */
     char *message;
     char *details_name;
     char *details_kind;
@@ -165,8 +168,10 @@ void dtk_kube_status_dispose(dtk_kube_status *status);
  * 0 for 2xx (a Status with status "Failure" in a 2xx body still maps by its
  * code), else the mapping above, with the message "<context>: <detail>".
  * body may be NULL or not a Status; its text is never quoted. */
-int dtk_kube_status_decode(dtk_kube_status *out, long http_code,
-                           const dtk_json *body, const char *context);
+int dtk_kube_status_decode(dtk_kube_status *out,
+                           long http_code,
+                           const dtk_json *body,
+                           const char *context);
 
 /* ---- Client ----------------------------------------------------------- */
 
@@ -187,8 +192,8 @@ typedef struct dtk_kube_call {
     const char *content_type; /* for body; NULL: application/json */
     const char *body;         /* NULL: none */
     size_t body_len;
-    long timeout_ms;          /* 0: the config's */
-    size_t response_limit;    /* 0: 8 MiB */
+    long timeout_ms;       /* 0: the config's */
+    size_t response_limit; /* 0: 8 MiB */
 } dtk_kube_call;
 
 /* clang-format off */
@@ -199,14 +204,18 @@ typedef struct dtk_kube_call {
  * the body is empty; out may be NULL to discard it). Returns 0, the mapped
  * error of a non-2xx answer, DTK_ETIMEOUT, DTK_EUNAVAIL, DTK_ETOOBIG, or
  * DTK_ERROR when a 2xx body is not JSON. */
-int dtk_kube_do(dtk_json **out, dtk_kube_client *client,
+int dtk_kube_do(dtk_json **out,
+                dtk_kube_client *client,
                 const dtk_kube_call *call);
 
 /* GET one object (subresource: optional, e.g. "status", "scale").
  * Returns DTK_ENOTFOUND, DTK_EAUTH, ..., or DTK_ERROR when the answer is
  * not an object (a kind-less body or a Status). */
-int dtk_kube_get(dtk_json **out, dtk_kube_client *client,
-                 const dtk_kube_gvr *gvr, const char *ns, const char *name,
+int dtk_kube_get(dtk_json **out,
+                 dtk_kube_client *client,
+                 const dtk_kube_gvr *gvr,
+                 const char *ns,
+                 const char *name,
                  const char *subresource);
 
 typedef struct dtk_kube_list_options {
@@ -214,9 +223,9 @@ typedef struct dtk_kube_list_options {
     const char *field_selector;
     const char *resource_version;       /* "", "0" or a version */
     const char *resource_version_match; /* "NotOlderThan" | "Exact" */
-    long limit;                 /* page size; 0: 500; < 0: unpaged */
-    const char *continue_token; /* dtk_kube_list_page only */
-    long timeout_seconds;       /* server side; 0: not sent */
+    long limit;                         /* page size; 0: 500; < 0: unpaged */
+    const char *continue_token;         /* dtk_kube_list_page only */
+    long timeout_seconds;               /* server side; 0: not sent */
 } dtk_kube_list_options;
 
 /* clang-format off */
@@ -227,8 +236,10 @@ typedef struct dtk_kube_list_options {
  * metadata.resourceVersion, metadata.continue). ns NULL: all namespaces.
  * Returns DTK_EGONE for an expired continue token, DTK_ERROR when the
  * answer is not a List. */
-int dtk_kube_list_page(dtk_json **out, dtk_kube_client *client,
-                       const dtk_kube_gvr *gvr, const char *ns,
+int dtk_kube_list_page(dtk_json **out,
+                       dtk_kube_client *client,
+                       const dtk_kube_gvr *gvr,
+                       const char *ns,
                        const dtk_kube_list_options *options);
 
 /* Every page (limit/continue): *items_out is a JSON array of all items
@@ -237,9 +248,12 @@ int dtk_kube_list_page(dtk_json **out, dtk_kube_client *client,
  * expires (410) mid-way, the pages so far are dropped and the list is done
  * again unpaged, as client-go's pager does. Returns as dtk_kube_list_page;
  * the outputs are only set on success. */
-int dtk_kube_list(dtk_json **items_out, char **resource_version_out,
-                  dtk_kube_client *client, const dtk_kube_gvr *gvr,
-                  const char *ns, const dtk_kube_list_options *options);
+int dtk_kube_list(dtk_json **items_out,
+                  char **resource_version_out,
+                  dtk_kube_client *client,
+                  const dtk_kube_gvr *gvr,
+                  const char *ns,
+                  const dtk_kube_list_options *options);
 
 typedef struct dtk_kube_write_options {
     const char *field_manager;    /* required for DTK_KUBE_PATCH_APPLY */
@@ -255,17 +269,22 @@ typedef struct dtk_kube_write_options {
 /* POST obj to the collection. options may be NULL. Returns DTK_EEXISTS,
  * DTK_EINVALID (422, with causes in the status), ... *out: the created
  * object (out may be NULL). */
-int dtk_kube_create(dtk_json **out, dtk_kube_client *client,
-                    const dtk_kube_gvr *gvr, const char *ns,
+int dtk_kube_create(dtk_json **out,
+                    dtk_kube_client *client,
+                    const dtk_kube_gvr *gvr,
+                    const char *ns,
                     const dtk_json *obj,
                     const dtk_kube_write_options *options);
 
 /* PUT obj (with its metadata.resourceVersion) to the object, or to its
  * subresource ("status"). Returns DTK_ECONFLICT for a stale
  * resourceVersion, DTK_ENOTFOUND, DTK_EINVALID, ... */
-int dtk_kube_update(dtk_json **out, dtk_kube_client *client,
-                    const dtk_kube_gvr *gvr, const char *ns,
-                    const char *name, const char *subresource,
+int dtk_kube_update(dtk_json **out,
+                    dtk_kube_client *client,
+                    const dtk_kube_gvr *gvr,
+                    const char *ns,
+                    const char *name,
+                    const char *subresource,
                     const dtk_json *obj,
                     const dtk_kube_write_options *options);
 
@@ -280,9 +299,13 @@ typedef enum dtk_kube_patch_type {
  * apply) or an array of operations (JSON patch). Returns DTK_EINVALID
  * without a request when an apply patch has no field manager or the patch
  * has the wrong JSON type; else as dtk_kube_update. */
-int dtk_kube_patch(dtk_json **out, dtk_kube_client *client,
-                   const dtk_kube_gvr *gvr, const char *ns, const char *name,
-                   const char *subresource, dtk_kube_patch_type type,
+int dtk_kube_patch(dtk_json **out,
+                   dtk_kube_client *client,
+                   const dtk_kube_gvr *gvr,
+                   const char *ns,
+                   const char *name,
+                   const char *subresource,
+                   dtk_kube_patch_type type,
                    const dtk_json *patch,
                    const dtk_kube_write_options *options);
 
@@ -302,9 +325,12 @@ typedef struct dtk_kube_delete_options {
 /* DELETE the object with a DeleteOptions body. *out (out may be NULL): the
  * object as it is now (finalizers pending) or the success Status. Returns
  * DTK_ENOTFOUND, DTK_ECONFLICT when a precondition fails, ... */
-int dtk_kube_delete(dtk_json **out, dtk_kube_client *client,
-                    const dtk_kube_gvr *gvr, const char *ns,
-                    const char *name, const dtk_kube_delete_options *options);
+int dtk_kube_delete(dtk_json **out,
+                    dtk_kube_client *client,
+                    const dtk_kube_gvr *gvr,
+                    const char *ns,
+                    const char *name,
+                    const dtk_kube_delete_options *options);
 
 /* ---- Watch ------------------------------------------------------------ */
 
@@ -332,13 +358,13 @@ typedef struct dtk_kube_watch_options {
     const char *resource_version; /* from the list; NULL/"" : most recent */
     const char *label_selector;
     const char *field_selector;
-    long timeout_seconds;     /* server-side duration; 0: 300. The client
-                               * deadline is this plus 30 s. */
+    long timeout_seconds; /* server-side duration; 0: 300. The client
+                           * deadline is this plus 30 s. */
     int allow_bookmarks;
-    int send_initial_events;  /* WatchList; adds resourceVersionMatch=
-                               * NotOlderThan */
-    size_t max_event_size;    /* 0: DTK_KUBE_DEFAULT_MAX_EVENT */
-    volatile int *cancel;     /* set non-zero from another thread to stop */
+    int send_initial_events; /* WatchList; adds resourceVersionMatch=
+                              * NotOlderThan */
+    size_t max_event_size;   /* 0: DTK_KUBE_DEFAULT_MAX_EVENT */
+    volatile int *cancel;    /* set non-zero from another thread to stop */
 } dtk_kube_watch_options;
 
 /* clang-format off */
@@ -351,9 +377,12 @@ typedef struct dtk_kube_watch_options {
  * code 410 or reason Expired -> DTK_EGONE (relist). Also DTK_ETOOBIG when an
  * event exceeds max_event_size, DTK_ERROR for a malformed event,
  * DTK_ETIMEOUT at the client deadline, and every error of a request. */
-int dtk_kube_watch(dtk_kube_client *client, const dtk_kube_gvr *gvr,
-                   const char *ns, const dtk_kube_watch_options *options,
-                   dtk_kube_event_cb cb, void *payload);
+int dtk_kube_watch(dtk_kube_client *client,
+                   const dtk_kube_gvr *gvr,
+                   const char *ns,
+                   const dtk_kube_watch_options *options,
+                   dtk_kube_event_cb cb,
+                   void *payload);
 
 /* The newline framing of a watch body, usable on its own: bytes go in as
  * they arrive (events may be split anywhere, several may share a chunk),
@@ -364,16 +393,17 @@ typedef struct dtk_kube_watch_decoder {
     dtk_kube_status status; /* of the ERROR event that ended the stream */
 } dtk_kube_watch_decoder;
 
-void dtk_kube_watch_decoder_init(dtk_kube_watch_decoder *dec,
-                                 size_t max_event);
+void dtk_kube_watch_decoder_init(dtk_kube_watch_decoder *dec, size_t max_event);
 void dtk_kube_watch_decoder_dispose(dtk_kube_watch_decoder *dec);
 
 /* Feeds bytes; calls cb for every complete event (not for ERROR events,
  * which end the stream with their mapped code, their Status kept in
  * dec->status). Returns 0, cb's non-zero value, DTK_ETOOBIG, DTK_ERROR. */
 int dtk_kube_watch_decoder_feed(dtk_kube_watch_decoder *dec,
-                                const char *data, size_t len,
-                                dtk_kube_event_cb cb, void *payload);
+                                const char *data,
+                                size_t len,
+                                dtk_kube_event_cb cb,
+                                void *payload);
 
 /* At the end of the stream: DTK_ERROR when an incomplete event remains. */
 int dtk_kube_watch_decoder_finish(dtk_kube_watch_decoder *dec);

@@ -54,11 +54,11 @@ typedef struct dtk_kube__auth {
 
     pthread_mutex_t lock;
     pthread_cond_t cond;
-    char *token;          /* current bearer token */
-    char *cert_pem;       /* client identity from the plugin */
+    char *token;    /* current bearer token */
+    char *cert_pem; /* client identity from the plugin */
     char *key_pem;
-    int64_t loaded_ms;    /* monotonic time of the last file read */
-    time_t expiry;        /* plugin credential expiry (wall clock) */
+    int64_t loaded_ms; /* monotonic time of the last file read */
+    time_t expiry;     /* plugin credential expiry (wall clock) */
     int has_expiry;
     unsigned long generation; /* bumped whenever the credentials change */
     int refreshing;
@@ -115,7 +115,8 @@ int dtk_kube__config_new(dtk_kube_config **out,
 /* Normalises server, derives host; DTK_EINVALID for a bad URL. */
 int dtk_kube__config_set_server(dtk_kube_config *cfg, const char *server);
 /* DTK_EINVALID when the value holds a line break (header injection). */
-int dtk_kube__config_add_header(dtk_kube_config *cfg, const char *name,
+int dtk_kube__config_add_header(dtk_kube_config *cfg,
+                                const char *name,
                                 const char *value);
 /* Waits for a token of the QPS bucket (no-op when qps <= 0). */
 void dtk_kube__config_throttle(dtk_kube_config *cfg);
@@ -161,7 +162,8 @@ typedef struct dtk_kube__req {
 /* Returns 0 when the final answer is 2xx (resp holds it), else the mapped
  * error with the client's status set. resp: DTK_HTTP_RESPONSE_INIT, the
  * caller disposes it in every case. */
-int dtk_kube__send(dtk_kube_client *client, const dtk_kube__req *req,
+int dtk_kube__send(dtk_kube_client *client,
+                   const dtk_kube__req *req,
                    dtk_http_response *resp);
 dtk_kube_status *dtk_kube__client_status(dtk_kube_client *client);
 /* Appends "&key=escaped(value)" (or '?' first). */

@@ -58,8 +58,7 @@ static dtk_json *scalar_json(const yaml_node_t *node)
     return dtk_json_new_stringn(text, len);
 }
 
-static int yaml_to_json(dtk_json **out, yctx *y, yaml_node_t *node,
-                        int depth)
+static int yaml_to_json(dtk_json **out, yctx *y, yaml_node_t *node, int depth)
 {
     dtk_json *v = NULL;
     int error = 0;
@@ -115,8 +114,7 @@ static int yaml_to_json(dtk_json **out, yctx *y, yaml_node_t *node,
                 break;
             }
             error = yaml_to_json(
-                &value, y, yaml_document_get_node(y->doc, p->value),
-                depth + 1);
+                &value, y, yaml_document_get_node(y->doc, p->value), depth + 1);
             if (error == 0) {
                 dtk_json_set(v, key, value);
             }
@@ -157,16 +155,14 @@ static int parse_file(dtk_json **out, const char *file)
         goto out;
     }
     parser_ready = 1;
-    yaml_parser_set_input_string(&parser,
-                                 (const unsigned char *)dtk_buf_cstr(&text),
-                                 text.len);
+    yaml_parser_set_input_string(
+        &parser, (const unsigned char *)dtk_buf_cstr(&text), text.len);
     if (!yaml_parser_load(&parser, &doc)) {
         /* libyaml's problem strings are constant text, never input. */
-        dtk_error_set(DTK_ERRCLASS_CONFIG,
-                      "kubeconfig %s: line %zu column %zu: %s", file,
-                      parser.problem_mark.line + 1,
-                      parser.problem_mark.column + 1,
-                      parser.problem ? parser.problem : "invalid YAML");
+        dtk_error_set(
+            DTK_ERRCLASS_CONFIG, "kubeconfig %s: line %zu column %zu: %s", file,
+            parser.problem_mark.line + 1, parser.problem_mark.column + 1,
+            parser.problem ? parser.problem : "invalid YAML");
         error = DTK_EINVALID;
         goto out;
     }
@@ -219,11 +215,14 @@ typedef struct kc_loc {
     const char *dir; /* for relative paths */
 } kc_loc;
 
-static int kc_fail(int code, const kc_loc *loc, const char *field,
-                   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int kc_fail(int code,
+                   const kc_loc *loc,
+                   const char *field,
+                   const char *fmt,
+                   ...) __attribute__((format(printf, 4, 5)));
 
-static int kc_fail(int code, const kc_loc *loc, const char *field,
-                   const char *fmt, ...)
+static int kc_fail(
+    int code, const kc_loc *loc, const char *field, const char *fmt, ...)
 {
     dtk_buf what = DTK_BUF_INIT(0);
     va_list ap;
@@ -238,8 +237,7 @@ static int kc_fail(int code, const kc_loc *loc, const char *field,
                       dtk_buf_cstr(&what));
     } else {
         dtk_error_set(DTK_ERRCLASS_CONFIG, "kubeconfig %s: %s[%zu]: %s",
-                      loc->file, loc->section, loc->index,
-                      dtk_buf_cstr(&what));
+                      loc->file, loc->section, loc->index, dtk_buf_cstr(&what));
     }
     dtk_buf_dispose(&what);
     return code;
@@ -263,8 +261,11 @@ static const char *field_path(char *out, size_t size, const char *fmt, ...)
 }
 
 /* field: the path below the entry, e.g. "user.client-key-data". */
-static int get_str(char **out, const dtk_json *obj, const char *key,
-                   const kc_loc *loc, const char *prefix)
+static int get_str(char **out,
+                   const dtk_json *obj,
+                   const char *key,
+                   const kc_loc *loc,
+                   const char *prefix)
 {
     const dtk_json *v = dtk_json_get(obj, key);
     char field[128];
@@ -282,8 +283,11 @@ static int get_str(char **out, const dtk_json *obj, const char *key,
     return 0;
 }
 
-static int get_bool(int *out, const dtk_json *obj, const char *key,
-                    const kc_loc *loc, const char *prefix)
+static int get_bool(int *out,
+                    const dtk_json *obj,
+                    const char *key,
+                    const kc_loc *loc,
+                    const char *prefix)
 {
     static const char *const yes[] = {"true", "True", "TRUE", "yes",
                                       "Yes",  "YES",  "on",   "On"};
@@ -311,8 +315,11 @@ static int get_bool(int *out, const dtk_json *obj, const char *key,
 }
 
 /* A *-data field: base64 of PEM text. */
-static int get_data(char **out, const dtk_json *obj, const char *key,
-                    const kc_loc *loc, const char *prefix)
+static int get_data(char **out,
+                    const dtk_json *obj,
+                    const char *key,
+                    const kc_loc *loc,
+                    const char *prefix)
 {
     char *text = NULL;
     dtk_buf bytes = DTK_BUF_INIT(DTK_KUBE__FILE_LIMIT);
@@ -352,8 +359,11 @@ static char *resolve(const char *dir, const char *path)
     return dtk_buf_detach(&b);
 }
 
-static int get_path(char **out, const dtk_json *obj, const char *key,
-                    const kc_loc *loc, const char *prefix)
+static int get_path(char **out,
+                    const dtk_json *obj,
+                    const char *key,
+                    const kc_loc *loc,
+                    const char *prefix)
 {
     char *raw = NULL;
     int error = get_str(&raw, obj, key, loc, prefix);
@@ -365,8 +375,12 @@ static int get_path(char **out, const dtk_json *obj, const char *key,
     return error;
 }
 
-static int get_list(char ***out, size_t *count, const dtk_json *obj,
-                    const char *key, const kc_loc *loc, const char *prefix)
+static int get_list(char ***out,
+                    size_t *count,
+                    const dtk_json *obj,
+                    const char *key,
+                    const kc_loc *loc,
+                    const char *prefix)
 {
     const dtk_json *v = dtk_json_get(obj, key);
     char field[128];
@@ -531,15 +545,15 @@ static int decode_cluster(kc_cluster *c, const dtk_json *body)
         error = get_str(&c->tls_server_name, body, "tls-server-name", loc, p);
     }
     if (error == 0) {
-        error = get_bool(&c->insecure, body, "insecure-skip-tls-verify", loc,
-                         p);
+        error =
+            get_bool(&c->insecure, body, "insecure-skip-tls-verify", loc, p);
     }
     if (error == 0) {
         error = get_path(&c->ca_file, body, "certificate-authority", loc, p);
     }
     if (error == 0) {
-        error = get_data(&c->ca_data, body, "certificate-authority-data",
-                         loc, p);
+        error =
+            get_data(&c->ca_data, body, "certificate-authority-data", loc, p);
     }
     if (error == 0) {
         error = get_str(&c->proxy_url, body, "proxy-url", loc, p);
@@ -560,8 +574,7 @@ static int decode_cluster(kc_cluster *c, const dtk_json *body)
     return error;
 }
 
-static int decode_exec(kc_exec **out, const dtk_json *body,
-                       const kc_loc *loc)
+static int decode_exec(kc_exec **out, const dtk_json *body, const kc_loc *loc)
 {
     const char *p = "user.exec";
     kc_exec *e = dtk_calloc(1, sizeof(*e));
@@ -598,8 +611,8 @@ static int decode_exec(kc_exec **out, const dtk_json *body,
     env = dtk_json_get(body, "env");
     if (error == 0 && env != NULL && env->type != DTK_JSON_NULL) {
         if (env->type != DTK_JSON_ARRAY) {
-            error = kc_fail(DTK_EINVALID, loc, "user.exec.env",
-                            "expected a list");
+            error =
+                kc_fail(DTK_EINVALID, loc, "user.exec.env", "expected a list");
             goto out;
         }
         e->env = dtk_calloc(dtk_json_len(env) + 1, sizeof(char *));
@@ -643,8 +656,8 @@ static int decode_user(kc_user *u, const dtk_json *body)
 
     error = get_path(&u->cert_file, body, "client-certificate", loc, p);
     if (error == 0) {
-        error = get_data(&u->cert_data, body, "client-certificate-data", loc,
-                         p);
+        error =
+            get_data(&u->cert_data, body, "client-certificate-data", loc, p);
     }
     if (error == 0) {
         error = get_path(&u->key_file, body, "client-key", loc, p);
@@ -729,35 +742,41 @@ static void set_dispose(kc_set *s)
     memset(s, 0, sizeof(*s));
 }
 
-/* The name of entry i of a section, or an error naming the entry. */
-static int entry_name(const char **name_out, const dtk_json **body_out,
-                      const dtk_json *entry, const kc_loc *loc,
-                      const char *body_key)
+/* The name of an entry (borrowed from it) and its body, or NULL with an
+ * error naming the entry. */
+static const char *entry_name(const dtk_json **body_out,
+                              const dtk_json *entry,
+                              const kc_loc *loc,
+                              const char *body_key)
 {
     const dtk_json *name;
     const dtk_json *body;
 
     if (entry->type != DTK_JSON_OBJECT) {
-        return kc_fail(DTK_EINVALID, loc, NULL, "expected a mapping");
+        kc_fail(DTK_EINVALID, loc, NULL, "expected a mapping");
+        return NULL;
     }
     name = dtk_json_get(entry, "name");
     if (name == NULL || name->type != DTK_JSON_STRING ||
-        name->u.string.len == 0) {
-        return kc_fail(DTK_EINVALID, loc, "name",
-                       name == NULL ? "required" : "expected a string");
+        name->u.string.ptr == NULL || name->u.string.len == 0) {
+        kc_fail(DTK_EINVALID, loc, "name",
+                name == NULL ? "required" : "expected a string");
+        return NULL;
     }
     body = dtk_json_get(entry, body_key);
     if (body != NULL && body->type != DTK_JSON_OBJECT &&
         body->type != DTK_JSON_NULL) {
-        return kc_fail(DTK_EINVALID, loc, body_key, "expected a mapping");
+        kc_fail(DTK_EINVALID, loc, body_key, "expected a mapping");
+        return NULL;
     }
-    *name_out = name->u.string.ptr;
     *body_out = body;
-    return 0;
+    return name->u.string.ptr;
 }
 
-static int section(const dtk_json **out, const dtk_json *root,
-                   const char *key, const char *file)
+static int section(const dtk_json **out,
+                   const dtk_json *root,
+                   const char *key,
+                   const char *file)
 {
     const dtk_json *v = dtk_json_get(root, key);
 
@@ -774,16 +793,35 @@ static int section(const dtk_json **out, const dtk_json *root,
     return 0;
 }
 
-/* Sets found when an entry of arr[0..n) has the name want. */
-#define FIND(found, arr, n, want)                                              \
-    do {                                                                       \
-        (found) = 0;                                                           \
-        for (size_t k_ = 0; k_ < (n); k_++) {                                  \
-            if (strcmp((arr)[k_]->name, (want)) == 0) {                        \
-                (found) = 1;                                                   \
-            }                                                                  \
-        }                                                                      \
-    } while (0)
+static const kc_cluster *find_cluster(const kc_set *s, const char *name)
+{
+    for (size_t i = 0; i < s->cluster_count; i++) {
+        if (strcmp(s->clusters[i]->name, name) == 0) {
+            return s->clusters[i];
+        }
+    }
+    return NULL;
+}
+
+static const kc_user *find_user(const kc_set *s, const char *name)
+{
+    for (size_t i = 0; i < s->user_count; i++) {
+        if (strcmp(s->users[i]->name, name) == 0) {
+            return s->users[i];
+        }
+    }
+    return NULL;
+}
+
+static const kc_context *find_context(const kc_set *s, const char *name)
+{
+    for (size_t i = 0; i < s->context_count; i++) {
+        if (strcmp(s->contexts[i]->name, name) == 0) {
+            return s->contexts[i];
+        }
+    }
+    return NULL;
+}
 
 static char *dir_of(const char *file)
 {
@@ -804,7 +842,6 @@ static int merge_file(kc_set *s, const char *file, const dtk_json *root)
     const char *fname;
     char *dir = dir_of(file);
     const dtk_json *cc;
-    int found;
     int error = 0;
 
     s->files = dtk_realloc(s->files, (s->file_count + 1) * sizeof(char *));
@@ -828,13 +865,13 @@ static int merge_file(kc_set *s, const char *file, const dtk_json *root)
     error = section(&list, root, "clusters", file);
     for (size_t i = 0; error == 0 && list && i < dtk_json_len(list); i++) {
         kc_loc loc = {fname, "clusters", i, dir};
-        const char *name;
-        const dtk_json *body;
+        const char *name = NULL;
+        const dtk_json *body = NULL;
         kc_cluster *c;
 
-        error = entry_name(&name, &body, dtk_json_at(list, i), &loc,
-                           "cluster");
-        if (error < 0) {
+        name = entry_name(&body, dtk_json_at(list, i), &loc, "cluster");
+        if (name == NULL) {
+            error = DTK_EINVALID;
             break;
         }
         c = dtk_calloc(1, sizeof(*c));
@@ -842,13 +879,12 @@ static int merge_file(kc_set *s, const char *file, const dtk_json *root)
         c->loc = loc;
         error = body ? decode_cluster(c, body) : 0;
         c->loc.dir = NULL; /* freed below; paths are resolved by now */
-        FIND(found, s->clusters, s->cluster_count, name);
-        if (error < 0 || found) {
+        if (error < 0 || find_cluster(s, name) != NULL) {
             cluster_free(c);
             continue;
         }
         s->clusters = dtk_realloc(s->clusters, (s->cluster_count + 1) *
-                                                   sizeof(*s->clusters));
+                                                   sizeof(kc_cluster *));
         s->clusters[s->cluster_count++] = c;
     }
     if (error == 0) {
@@ -856,12 +892,13 @@ static int merge_file(kc_set *s, const char *file, const dtk_json *root)
     }
     for (size_t i = 0; error == 0 && list && i < dtk_json_len(list); i++) {
         kc_loc loc = {fname, "users", i, dir};
-        const char *name;
-        const dtk_json *body;
+        const char *name = NULL;
+        const dtk_json *body = NULL;
         kc_user *u;
 
-        error = entry_name(&name, &body, dtk_json_at(list, i), &loc, "user");
-        if (error < 0) {
+        name = entry_name(&body, dtk_json_at(list, i), &loc, "user");
+        if (name == NULL) {
+            error = DTK_EINVALID;
             break;
         }
         u = dtk_calloc(1, sizeof(*u));
@@ -869,13 +906,12 @@ static int merge_file(kc_set *s, const char *file, const dtk_json *root)
         u->loc = loc;
         error = body ? decode_user(u, body) : 0;
         u->loc.dir = NULL;
-        FIND(found, s->users, s->user_count, name);
-        if (error < 0 || found) {
+        if (error < 0 || find_user(s, name) != NULL) {
             user_free(u);
             continue;
         }
         s->users =
-            dtk_realloc(s->users, (s->user_count + 1) * sizeof(*s->users));
+            dtk_realloc(s->users, (s->user_count + 1) * sizeof(kc_user *));
         s->users[s->user_count++] = u;
     }
     if (error == 0) {
@@ -883,13 +919,13 @@ static int merge_file(kc_set *s, const char *file, const dtk_json *root)
     }
     for (size_t i = 0; error == 0 && list && i < dtk_json_len(list); i++) {
         kc_loc loc = {fname, "contexts", i, dir};
-        const char *name;
-        const dtk_json *body;
+        const char *name = NULL;
+        const dtk_json *body = NULL;
         kc_context *c;
 
-        error = entry_name(&name, &body, dtk_json_at(list, i), &loc,
-                           "context");
-        if (error < 0) {
+        name = entry_name(&body, dtk_json_at(list, i), &loc, "context");
+        if (name == NULL) {
+            error = DTK_EINVALID;
             break;
         }
         c = dtk_calloc(1, sizeof(*c));
@@ -897,13 +933,12 @@ static int merge_file(kc_set *s, const char *file, const dtk_json *root)
         c->loc = loc;
         error = body ? decode_context(c, body) : 0;
         c->loc.dir = NULL;
-        FIND(found, s->contexts, s->context_count, name);
-        if (error < 0 || found) {
+        if (error < 0 || find_context(s, name) != NULL) {
             context_free(c);
             continue;
         }
         s->contexts = dtk_realloc(s->contexts, (s->context_count + 1) *
-                                                   sizeof(*s->contexts));
+                                                   sizeof(kc_context *));
         s->contexts[s->context_count++] = c;
     }
 out:
@@ -920,7 +955,9 @@ static int is_pem(const char *text, const char *marker)
 }
 
 /* Reads a file referenced by field into *out, naming the field on error. */
-static int read_ref(char **out, const char *path, const kc_loc *loc,
+static int read_ref(char **out,
+                    const char *path,
+                    const kc_loc *loc,
                     const char *field)
 {
     dtk_buf b = DTK_BUF_INIT(DTK_KUBE__FILE_LIMIT);
@@ -954,8 +991,7 @@ static int use_cluster(dtk_kube_config *cfg, const kc_cluster *c)
         return kc_fail(DTK_EINVALID, loc, "cluster", "%s", msg);
     }
     if (c->proxy_url != NULL) {
-        return kc_fail(DTK_EINVALID, loc, "cluster.proxy-url",
-                       "not supported");
+        return kc_fail(DTK_EINVALID, loc, "cluster.proxy-url", "not supported");
     }
     if (c->insecure && (c->ca_data != NULL || c->ca_file != NULL)) {
         return kc_fail(DTK_EINVALID, loc, "cluster",
@@ -1023,15 +1059,16 @@ static int use_client_cert(dtk_kube_config *cfg, const kc_user *u)
         error = read_ref(&cfg->key_pem, u->key_file, loc, "user.client-key");
     }
     if (error == 0 && !is_pem(cfg->key_pem, "PRIVATE KEY-----")) {
-        error = kc_fail(DTK_EINVALID, loc,
-                        u->key_data ? "user.client-key-data"
-                                    : "user.client-key",
-                        "not a PEM private key");
+        error =
+            kc_fail(DTK_EINVALID, loc,
+                    u->key_data ? "user.client-key-data" : "user.client-key",
+                    "not a PEM private key");
     }
     return error;
 }
 
-static char *exec_info_json(const kc_exec *e, const kc_cluster *c,
+static char *exec_info_json(const kc_exec *e,
+                            const kc_cluster *c,
                             const dtk_kube_config *cfg)
 {
     dtk_json *info = dtk_json_new_object();
@@ -1050,8 +1087,7 @@ static char *exec_info_json(const kc_exec *e, const kc_cluster *c,
                          dtk_json_new_string(c->tls_server_name));
         }
         if (c->insecure) {
-            dtk_json_set(cl, "insecure-skip-tls-verify",
-                         dtk_json_new_bool(1));
+            dtk_json_set(cl, "insecure-skip-tls-verify", dtk_json_new_bool(1));
         }
         if (cfg->ca_pem != NULL) {
             dtk_buf b64 = DTK_BUF_INIT(0);
@@ -1073,8 +1109,7 @@ static char *exec_info_json(const kc_exec *e, const kc_cluster *c,
     return text != NULL ? text : dtk_strdup("{}");
 }
 
-static int use_exec(dtk_kube_config *cfg, const kc_user *u,
-                    const kc_cluster *c)
+static int use_exec(dtk_kube_config *cfg, const kc_user *u, const kc_cluster *c)
 {
     const kc_exec *e = u->exec;
     const kc_loc *loc = &u->loc;
@@ -1130,8 +1165,7 @@ static int use_exec(dtk_kube_config *cfg, const kc_user *u,
     return 0;
 }
 
-static int use_user(dtk_kube_config *cfg, const kc_user *u,
-                    const kc_cluster *c)
+static int use_user(dtk_kube_config *cfg, const kc_user *u, const kc_cluster *c)
 {
     const kc_loc *loc = &u->loc;
     int token = u->token != NULL || u->token_file != NULL;
@@ -1202,7 +1236,9 @@ static int use_user(dtk_kube_config *cfg, const kc_user *u,
     return 0;
 }
 
-static int build(dtk_kube_config *cfg, const kc_set *s, const char *source,
+static int build(dtk_kube_config *cfg,
+                 const kc_set *s,
+                 const char *source,
                  const char *want_context)
 {
     const char *name = want_context ? want_context : s->current_context;
@@ -1216,33 +1252,22 @@ static int build(dtk_kube_config *cfg, const kc_set *s, const char *source,
                       "kubeconfig %s: current-context is not set", source);
         return DTK_ENOTFOUND;
     }
-    for (size_t i = 0; i < s->context_count && ctx == NULL; i++) {
-        if (strcmp(s->contexts[i]->name, name) == 0) {
-            ctx = s->contexts[i];
-        }
-    }
+    ctx = find_context(s, name);
     if (ctx == NULL) {
         dtk_error_set(DTK_ERRCLASS_CONFIG,
                       "kubeconfig %s: context '%s' not found", source, name);
         return DTK_ENOTFOUND;
     }
     if (ctx->cluster == NULL) {
-        return kc_fail(DTK_EINVALID, &ctx->loc, "context.cluster",
-                       "required");
+        return kc_fail(DTK_EINVALID, &ctx->loc, "context.cluster", "required");
     }
-    for (size_t i = 0; i < s->cluster_count && cluster == NULL; i++) {
-        if (strcmp(s->clusters[i]->name, ctx->cluster) == 0) {
-            cluster = s->clusters[i];
-        }
-    }
+    cluster = find_cluster(s, ctx->cluster);
     if (cluster == NULL) {
         return kc_fail(DTK_ENOTFOUND, &ctx->loc, "context.cluster",
                        "cluster '%s' not found", ctx->cluster);
     }
-    for (size_t i = 0; ctx->user != NULL && i < s->user_count && !user; i++) {
-        if (strcmp(s->users[i]->name, ctx->user) == 0) {
-            user = s->users[i];
-        }
+    if (ctx->user != NULL) {
+        user = find_user(s, ctx->user);
     }
     if (ctx->user != NULL && user == NULL) {
         return kc_fail(DTK_ENOTFOUND, &ctx->loc, "context.user",
@@ -1320,13 +1345,12 @@ int dtk_kube__kubeconfig_load(dtk_kube_config *cfg,
     }
     /* Restore the separators for messages. */
     dtk_free(list);
-    list = dtk_strdup(explicit              ? options->kubeconfig
-                      : env && env[0]       ? env
+    list = dtk_strdup(explicit             ? options->kubeconfig
+                      : env && env[0]      ? env
                       : set.file_count > 0 ? set.files[0]
-                                            : "~/.kube/config");
+                                           : "~/.kube/config");
     if (loaded == 0) {
-        dtk_error_set(DTK_ERRCLASS_CONFIG, "kubeconfig %s: no such file",
-                      list);
+        dtk_error_set(DTK_ERRCLASS_CONFIG, "kubeconfig %s: no such file", list);
         error = DTK_ENOTFOUND;
         goto out;
     }

@@ -53,8 +53,11 @@ static int put_segment(dtk_buf *out, const char *what, const char *value)
     return error;
 }
 
-int dtk_kube_gvr_path(dtk_buf *out, const dtk_kube_gvr *gvr, const char *ns,
-                      const char *name, const char *subresource)
+int dtk_kube_gvr_path(dtk_buf *out,
+                      const dtk_kube_gvr *gvr,
+                      const char *ns,
+                      const char *name,
+                      const char *subresource)
 {
     int error;
 
@@ -84,8 +87,7 @@ int dtk_kube_gvr_path(dtk_buf *out, const dtk_kube_gvr *gvr, const char *ns,
     if (error == 0 && subresource != NULL) {
         if (name == NULL) {
             dtk_error_set(DTK_ERRCLASS_INVALID,
-                          "subresource '%s' needs an object name",
-                          subresource);
+                          "subresource '%s' needs an object name", subresource);
             return DTK_EINVALID;
         }
         error = put_segment(out, "subresource", subresource);
@@ -159,7 +161,9 @@ static const char *fixed_path(char *out, size_t size, const char *fmt, ...)
 }
 
 /* Optional string member: absent and null are NULL. */
-static int opt_string(char **out, const dtk_json *obj, const char *key,
+static int opt_string(char **out,
+                      const dtk_json *obj,
+                      const char *key,
                       const char *path)
 {
     const dtk_json *v = dtk_json_get(obj, key);
@@ -174,7 +178,9 @@ static int opt_string(char **out, const dtk_json *obj, const char *key,
     return 0;
 }
 
-static int opt_bool(int *out, const dtk_json *obj, const char *key,
+static int opt_bool(int *out,
+                    const dtk_json *obj,
+                    const char *key,
                     const char *path)
 {
     const dtk_json *v = dtk_json_get(obj, key);
@@ -189,7 +195,9 @@ static int opt_bool(int *out, const dtk_json *obj, const char *key,
     return 0;
 }
 
-static int decode_map(dtk_kube_pair **out, size_t *count, const dtk_json *v,
+static int decode_map(dtk_kube_pair **out,
+                      size_t *count,
+                      const dtk_json *v,
                       const char *what)
 {
     char path[64];
@@ -213,16 +221,32 @@ static int decode_map(dtk_kube_pair **out, size_t *count, const dtk_json *v,
             return DTK_ERROR;
         }
         (*out)[i].key = dtk_strdup(v->u.object.keys[i]);
-        (*out)[i].value =
-            dtk_strndup(value->u.string.ptr, value->u.string.len);
+        (*out)[i].value = dtk_strndup(value->u.string.ptr, value->u.string.len);
         *count = i + 1;
     }
     return 0;
 }
 
-static int decode_owner_refs(dtk_kube_meta *m, const dtk_json *v)
+/* Fields of ownerReferences[i]; the path names the field on error. */
+static int ref_string(char **out, const dtk_json *r, size_t i, const char *key)
 {
     char path[96];
+
+    fixed_path(path, sizeof(path), "metadata.ownerReferences[%zu].%s", i, key);
+    return opt_string(out, r, key, path);
+}
+
+static int ref_bool(int *out, const dtk_json *r, size_t i, const char *key)
+{
+    char path[96];
+
+    fixed_path(path, sizeof(path), "metadata.ownerReferences[%zu].%s", i, key);
+    return opt_bool(out, r, key, path);
+}
+
+static int decode_owner_refs(dtk_kube_meta *m, const dtk_json *v)
+{
+    char path[64];
     int error = 0;
 
     if (v == NULL || v->type == DTK_JSON_NULL) {
@@ -237,26 +261,28 @@ static int decode_owner_refs(dtk_kube_meta *m, const dtk_json *v)
         dtk_kube_owner_ref *ref = &m->owner_refs[i];
 
         m->owner_ref_count = i + 1;
-        fixed_path(path, sizeof(path), "metadata.ownerReferences[%zu]", i);
         if (r->type != DTK_JSON_OBJECT) {
-            return type_error(path, "an object");
+            return type_error(fixed_path(path, sizeof(path),
+                                         "metadata.ownerReferences[%zu]", i),
+                              "an object");
         }
-#define FIELD(call, key)                                                       \
-    if (error == 0) {                                                          \
-        fixed_path(path, sizeof(path), "metadata.ownerReferences[%zu].%s", i,  \
-                   key);                                                       \
-        error = call;                                                          \
-    }
-        FIELD(opt_string(&ref->api_version, r, "apiVersion", path),
-              "apiVersion")
-        FIELD(opt_string(&ref->kind, r, "kind", path), "kind")
-        FIELD(opt_string(&ref->name, r, "name", path), "name")
-        FIELD(opt_string(&ref->uid, r, "uid", path), "uid")
-        FIELD(opt_bool(&ref->controller, r, "controller", path), "controller")
-        FIELD(opt_bool(&ref->block_owner_deletion, r, "blockOwnerDeletion",
-                       path),
-              "blockOwnerDeletion")
-#undef FIELD
+        error = ref_string(&ref->api_version, r, i, "apiVersion");
+        if (error == 0) {
+            error = ref_string(&ref->kind, r, i, "kind");
+        }
+        if (error == 0) {
+            error = ref_string(&ref->name, r, i, "name");
+        }
+        if (error == 0) {
+            error = ref_string(&ref->uid, r, i, "uid");
+        }
+        if (error == 0) {
+            error = ref_bool(&ref->controller, r, i, "controller");
+        }
+        if (error == 0) {
+            error = ref_bool(&ref->block_owner_deletion, r, i,
+                             "blockOwnerDeletion");
+        }
     }
     return error;
 }
@@ -276,9 +302,9 @@ static int decode_finalizers(dtk_kube_meta *m, const dtk_json *v)
         const dtk_json *f = dtk_json_at(v, i);
 
         if (f->type != DTK_JSON_STRING) {
-            return type_error(fixed_path(path, sizeof(path),
-                                         "metadata.finalizers[%zu]", i),
-                              "a string");
+            return type_error(
+                fixed_path(path, sizeof(path), "metadata.finalizers[%zu]", i),
+                "a string");
         }
         m->finalizers[i] = dtk_strndup(f->u.string.ptr, f->u.string.len);
         m->finalizer_count = i + 1;
@@ -355,7 +381,8 @@ out:
     return error;
 }
 
-static const char *find_pair(const dtk_kube_pair *pairs, size_t n,
+static const char *find_pair(const dtk_kube_pair *pairs,
+                             size_t n,
                              const char *key)
 {
     for (size_t i = 0; i < n; i++) {
@@ -371,8 +398,7 @@ const char *dtk_kube_meta_label(const dtk_kube_meta *meta, const char *key)
     return find_pair(meta->labels, meta->label_count, key);
 }
 
-const char *dtk_kube_meta_annotation(const dtk_kube_meta *meta,
-                                     const char *key)
+const char *dtk_kube_meta_annotation(const dtk_kube_meta *meta, const char *key)
 {
     return find_pair(meta->annotations, meta->annotation_count, key);
 }
@@ -397,9 +423,12 @@ const dtk_kube_owner_ref *dtk_kube_meta_controller(const dtk_kube_meta *meta)
     return NULL;
 }
 
-dtk_json *dtk_kube_owner_ref_new(const char *api_version, const char *kind,
-                                 const char *name, const char *uid,
-                                 int controller, int block_owner_deletion)
+dtk_json *dtk_kube_owner_ref_new(const char *api_version,
+                                 const char *kind,
+                                 const char *name,
+                                 const char *uid,
+                                 int controller,
+                                 int block_owner_deletion)
 {
     dtk_json *ref = dtk_json_new_object();
 
@@ -416,7 +445,8 @@ dtk_json *dtk_kube_owner_ref_new(const char *api_version, const char *kind,
     return ref;
 }
 
-int dtk_kube_owner_ref_from_object(dtk_json **out, const dtk_json *owner,
+int dtk_kube_owner_ref_from_object(dtk_json **out,
+                                   const dtk_json *owner,
                                    int controller)
 {
     static const char *const name_path[] = {"metadata", "name", NULL};
@@ -485,10 +515,9 @@ int dtk_kube_meta_set_owner_ref(dtk_json *object, const dtk_json *ref)
             const char *kind = dtk_json_get_string(r, "kind");
             const char *name = dtk_json_get_string(r, "name");
 
-            dtk_error_set(DTK_ERRCLASS_KUBE,
-                          "object is already controlled by %s '%s'",
-                          kind != NULL ? kind : "an owner",
-                          name != NULL ? name : "");
+            dtk_error_set(
+                DTK_ERRCLASS_KUBE, "object is already controlled by %s '%s'",
+                kind != NULL ? kind : "an owner", name != NULL ? name : "");
             return DTK_EEXISTS;
         }
     }

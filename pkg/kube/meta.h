@@ -37,8 +37,8 @@ typedef struct dtk_kube_gvr {
 extern const dtk_kube_gvr dtk_kube_gvr_namespaces;
 extern const dtk_kube_gvr dtk_kube_gvr_configmaps;
 extern const dtk_kube_gvr dtk_kube_gvr_secrets;
-extern const dtk_kube_gvr dtk_kube_gvr_events;        /* core/v1 */
-extern const dtk_kube_gvr dtk_kube_gvr_leases;        /* coordination/v1 */
+extern const dtk_kube_gvr dtk_kube_gvr_events; /* core/v1 */
+extern const dtk_kube_gvr dtk_kube_gvr_leases; /* coordination/v1 */
 extern const dtk_kube_gvr dtk_kube_gvr_controllerrevisions; /* apps/v1 */
 
 /* Appends the path of a collection, object or subresource to out:
@@ -49,8 +49,11 @@ extern const dtk_kube_gvr dtk_kube_gvr_controllerrevisions; /* apps/v1 */
  * name and subresource: optional (a subresource needs a name).
  * Returns DTK_EINVALID (message names the value) for a missing or unsafe
  * segment, DTK_ETOOBIG when out is full. */
-int dtk_kube_gvr_path(dtk_buf *out, const dtk_kube_gvr *gvr, const char *ns,
-                      const char *name, const char *subresource);
+int dtk_kube_gvr_path(dtk_buf *out,
+                      const dtk_kube_gvr *gvr,
+                      const char *ns,
+                      const char *name,
+                      const char *subresource);
 
 /* Appends "group/version" (or "version" for the core group) to out: the
  * apiVersion of objects of this resource. */
@@ -110,15 +113,19 @@ int dtk_kube_meta_has_finalizer(const dtk_kube_meta *meta, const char *name);
 const dtk_kube_owner_ref *dtk_kube_meta_controller(const dtk_kube_meta *meta);
 
 /* Builds an ownerReferences entry. The caller owns the result. */
-dtk_json *dtk_kube_owner_ref_new(const char *api_version, const char *kind,
-                                 const char *name, const char *uid,
-                                 int controller, int block_owner_deletion);
+dtk_json *dtk_kube_owner_ref_new(const char *api_version,
+                                 const char *kind,
+                                 const char *name,
+                                 const char *uid,
+                                 int controller,
+                                 int block_owner_deletion);
 
 /* Builds the entry pointing at owner (an object with apiVersion, kind,
  * metadata.name and metadata.uid); controller sets both controller and
  * blockOwnerDeletion, like controller-runtime's SetControllerReference.
  * Returns DTK_EINVALID naming the missing field. */
-int dtk_kube_owner_ref_from_object(dtk_json **out, const dtk_json *owner,
+int dtk_kube_owner_ref_from_object(dtk_json **out,
+                                   const dtk_json *owner,
                                    int controller);
 
 /* Adds ref (borrowed, copied) to object.metadata.ownerReferences, replacing

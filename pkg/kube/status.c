@@ -120,8 +120,7 @@ static int map_code(long code, const char *reason)
     case 504:
         return DTK_ETIMEOUT;
     case 409:
-        return reason_is(reason, "AlreadyExists") ? DTK_EEXISTS
-                                                  : DTK_ECONFLICT;
+        return reason_is(reason, "AlreadyExists") ? DTK_EEXISTS : DTK_ECONFLICT;
     case 410:
         return DTK_EGONE;
     case 413:
@@ -132,7 +131,8 @@ static int map_code(long code, const char *reason)
         break;
     }
     if (code >= 500 && code < 600) {
-        return reason_is(reason, "Timeout") || reason_is(reason, "ServerTimeout")
+        return reason_is(reason, "Timeout") ||
+                       reason_is(reason, "ServerTimeout")
                    ? DTK_ETIMEOUT
                    : DTK_EUNAVAIL;
     }
@@ -169,8 +169,7 @@ static int decode_body(dtk_kube_status *status, const dtk_json *body)
     if (details != NULL && details->type == DTK_JSON_OBJECT) {
         status->details_name = copy_string(details, "name");
         status->details_kind = copy_string(details, "kind");
-        if (dtk_json_int(&n, dtk_json_get(details, "retryAfterSeconds")) ==
-                0 &&
+        if (dtk_json_int(&n, dtk_json_get(details, "retryAfterSeconds")) == 0 &&
             n >= 0) {
             status->retry_after_s = (long)n;
         }
@@ -193,8 +192,10 @@ static int decode_body(dtk_kube_status *status, const dtk_json *body)
     return 1;
 }
 
-int dtk_kube_status_decode(dtk_kube_status *out, long http_code,
-                           const dtk_json *body, const char *context)
+int dtk_kube_status_decode(dtk_kube_status *out,
+                           long http_code,
+                           const dtk_json *body,
+                           const char *context)
 {
     int is_status;
     int failure;
@@ -209,8 +210,7 @@ int dtk_kube_status_decode(dtk_kube_status *out, long http_code,
     }
     /* A Failure inside a 2xx answer, or a watch ERROR event (no HTTP
      * code: http_code 0), maps by the Status's own code. */
-    out->error = map_code(http_code < 300 ? out->code : http_code,
-                          out->reason);
+    out->error = map_code(http_code < 300 ? out->code : http_code, out->reason);
     if (out->error == 0) {
         out->error = DTK_ERROR;
     }

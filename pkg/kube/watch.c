@@ -14,11 +14,10 @@
 #include "pkg/base/error.h"
 #include "pkg/kube/kube_int.h"
 
-#define WATCH_GRACE_S 30
+#define WATCH_GRACE_S           30
 #define DEFAULT_WATCH_TIMEOUT_S 300
 
-void dtk_kube_watch_decoder_init(dtk_kube_watch_decoder *dec,
-                                 size_t max_event)
+void dtk_kube_watch_decoder_init(dtk_kube_watch_decoder *dec, size_t max_event)
 {
     memset(dec, 0, sizeof(*dec));
     dec->max_event = max_event ? max_event : DTK_KUBE_DEFAULT_MAX_EVENT;
@@ -46,8 +45,8 @@ static int event_type(dtk_kube_event_type *out, const char *type)
         const char *name;
         dtk_kube_event_type type;
     } names[] = {
-        {"ADDED", DTK_KUBE_ADDED},       {"MODIFIED", DTK_KUBE_MODIFIED},
-        {"DELETED", DTK_KUBE_DELETED},   {"BOOKMARK", DTK_KUBE_BOOKMARK},
+        {"ADDED", DTK_KUBE_ADDED},     {"MODIFIED", DTK_KUBE_MODIFIED},
+        {"DELETED", DTK_KUBE_DELETED}, {"BOOKMARK", DTK_KUBE_BOOKMARK},
         {"ERROR", DTK_KUBE_ERROR},
     };
 
@@ -61,8 +60,11 @@ static int event_type(dtk_kube_event_type *out, const char *type)
     return DTK_ERROR;
 }
 
-static int handle_line(dtk_kube_watch_decoder *dec, const char *line,
-                       size_t len, dtk_kube_event_cb cb, void *payload)
+static int handle_line(dtk_kube_watch_decoder *dec,
+                       const char *line,
+                       size_t len,
+                       dtk_kube_event_cb cb,
+                       void *payload)
 {
     dtk_json *doc = NULL;
     dtk_kube_event ev = {0};
@@ -123,8 +125,10 @@ out:
 }
 
 int dtk_kube_watch_decoder_feed(dtk_kube_watch_decoder *dec,
-                                const char *data, size_t len,
-                                dtk_kube_event_cb cb, void *payload)
+                                const char *data,
+                                size_t len,
+                                dtk_kube_event_cb cb,
+                                void *payload)
 {
     size_t pos = 0;
 
@@ -199,12 +203,14 @@ static int on_data(const char *data, size_t len, void *payload)
     return w->result != 0;
 }
 
-int dtk_kube_watch(dtk_kube_client *client, const dtk_kube_gvr *gvr,
-                   const char *ns, const dtk_kube_watch_options *options,
-                   dtk_kube_event_cb cb, void *payload)
+int dtk_kube_watch(dtk_kube_client *client,
+                   const dtk_kube_gvr *gvr,
+                   const char *ns,
+                   const dtk_kube_watch_options *options,
+                   dtk_kube_event_cb cb,
+                   void *payload)
 {
-    static const dtk_kube_watch_options defaults =
-        DTK_KUBE_WATCH_OPTIONS_INIT;
+    static const dtk_kube_watch_options defaults = DTK_KUBE_WATCH_OPTIONS_INIT;
     const dtk_kube_watch_options *o = options ? options : &defaults;
     long timeout_s =
         o->timeout_seconds > 0 ? o->timeout_seconds : DEFAULT_WATCH_TIMEOUT_S;
@@ -241,8 +247,8 @@ int dtk_kube_watch(dtk_kube_client *client, const dtk_kube_gvr *gvr,
     if (error == 0 && o->send_initial_events) {
         error = dtk_kube__query(&path, "sendInitialEvents", "true");
         if (error == 0) {
-            error = dtk_kube__query(&path, "resourceVersionMatch",
-                                    "NotOlderThan");
+            error =
+                dtk_kube__query(&path, "resourceVersionMatch", "NotOlderThan");
         }
     }
     if (error < 0) {
@@ -267,8 +273,7 @@ int dtk_kube_watch(dtk_kube_client *client, const dtk_kube_gvr *gvr,
         }
         if (w.cb_result == 0) {
             /* The decoder's own message: say which watch. */
-            dtk_error_prefix("GET %.*s", (int)strcspn(path.ptr, "?"),
-                             path.ptr);
+            dtk_error_prefix("GET %.*s", (int)strcspn(path.ptr, "?"), path.ptr);
         }
     } else if (error == 0 && !(o->cancel != NULL && *o->cancel)) {
         error = dtk_kube_watch_decoder_finish(&w.dec);

@@ -19,11 +19,20 @@ static void copy_field(char *dst, size_t size, const char *src)
 static void record(dtk_kstub *s, dtk_httpserver_exchange *ex)
 {
     static const char *const keys[] = {
-        "watch",           "resourceVersion", "resourceVersionMatch",
-        "labelSelector",   "fieldSelector",   "limit",
-        "continue",        "timeoutSeconds",  "allowWatchBookmarks",
-        "sendInitialEvents", "fieldManager",  "force",
-        "dryRun",          "fieldValidation",
+        "watch",
+        "resourceVersion",
+        "resourceVersionMatch",
+        "labelSelector",
+        "fieldSelector",
+        "limit",
+        "continue",
+        "timeoutSeconds",
+        "allowWatchBookmarks",
+        "sendInitialEvents",
+        "fieldManager",
+        "force",
+        "dryRun",
+        "fieldValidation",
     };
     const char *auth = dtk_httpserver_header(ex, "Authorization");
     size_t len;
@@ -44,8 +53,8 @@ static void record(dtk_kstub *s, dtk_httpserver_exchange *ex)
         const char *v = dtk_httpserver_query(ex, keys[i]);
 
         if (v != NULL && used < sizeof(s->query)) {
-            int n = snprintf(s->query + used, sizeof(s->query) - used, "%s%s=%s",
-                             used ? "&" : "", keys[i], v);
+            int n = snprintf(s->query + used, sizeof(s->query) - used,
+                             "%s%s=%s", used ? "&" : "", keys[i], v);
 
             used += n > 0 ? (size_t)n : 0;
         }
@@ -72,8 +81,11 @@ static void handle(dtk_httpserver_exchange *ex, void *payload)
     s->fn(s, ex, hit, s->payload);
 }
 
-int dtk_kstub_start(dtk_kstub **out, const char *cert_pem,
-                    const char *key_pem, dtk_kstub_fn fn, void *payload)
+int dtk_kstub_start(dtk_kstub **out,
+                    const char *cert_pem,
+                    const char *key_pem,
+                    dtk_kstub_fn fn,
+                    void *payload)
 {
     dtk_kstub *s = dtk_calloc(1, sizeof(*s));
     dtk_httpserver_options o = DTK_HTTPSERVER_OPTIONS_INIT;
@@ -128,8 +140,10 @@ void dtk_kstub_json(dtk_httpserver_exchange *ex, int code, const char *json)
     dtk_httpserver_respond(ex, code, "application/json", json, strlen(json));
 }
 
-void dtk_kstub_status(dtk_httpserver_exchange *ex, int code,
-                      const char *reason, const char *message)
+void dtk_kstub_status(dtk_httpserver_exchange *ex,
+                      int code,
+                      const char *reason,
+                      const char *message)
 {
     dtk_json *st = dtk_json_new_object();
     char *text;
@@ -192,8 +206,7 @@ void dtk_kstub_rmdir(char *dir)
         return;
     }
     /* Only ever a directory this helper made. */
-    if (strstr(dir, "/dtk-kube-test-") != NULL &&
-        strchr(dir, '\'') == NULL) {
+    if (strstr(dir, "/dtk-kube-test-") != NULL && strchr(dir, '\'') == NULL) {
         snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
         if (system(cmd) != 0) {
             fprintf(stderr, "cannot remove %s\n", dir);

@@ -17,8 +17,10 @@
 typedef struct dtk_kstub dtk_kstub;
 
 /* hit: 0-based number of this request. */
-typedef void (*dtk_kstub_fn)(dtk_kstub *s, dtk_httpserver_exchange *ex,
-                             int hit, void *payload);
+typedef void (*dtk_kstub_fn)(dtk_kstub *s,
+                             dtk_httpserver_exchange *ex,
+                             int hit,
+                             void *payload);
 
 struct dtk_kstub {
     dtk_httpserver *server;
@@ -31,25 +33,30 @@ struct dtk_kstub {
     int hits;
     char method[16];
     char path[512];
-    char query[1024];        /* known parameters, "k=v&k=v" */
-    char auth[1024];         /* Authorization of the last request */
+    char query[1024]; /* known parameters, "k=v&k=v" */
+    char auth[1024];  /* Authorization of the last request */
     char content_type[128];
-    char impersonate[256];   /* Impersonate-User */
+    char impersonate[256]; /* Impersonate-User */
     char user_agent[128];
-    dtk_buf body;            /* last request body */
-    dtk_buf auth_log;        /* every Authorization, '|' separated */
-    dtk_buf request_log;     /* "METHOD path?query\n" per request */
+    dtk_buf body;        /* last request body */
+    dtk_buf auth_log;    /* every Authorization, '|' separated */
+    dtk_buf request_log; /* "METHOD path?query\n" per request */
 };
 
 /* cert_pem/key_pem NULL: plain HTTP. */
-int dtk_kstub_start(dtk_kstub **out, const char *cert_pem,
-                    const char *key_pem, dtk_kstub_fn fn, void *payload);
+int dtk_kstub_start(dtk_kstub **out,
+                    const char *cert_pem,
+                    const char *key_pem,
+                    dtk_kstub_fn fn,
+                    void *payload);
 void dtk_kstub_stop(dtk_kstub *s);
 int dtk_kstub_hits(dtk_kstub *s);
 
 /* Answers with a real metav1.Status body. */
-void dtk_kstub_status(dtk_httpserver_exchange *ex, int code,
-                      const char *reason, const char *message);
+void dtk_kstub_status(dtk_httpserver_exchange *ex,
+                      int code,
+                      const char *reason,
+                      const char *message);
 void dtk_kstub_json(dtk_httpserver_exchange *ex, int code, const char *json);
 /* A ConfigMap named name whose data echoes what the request carried. */
 void dtk_kstub_configmap(dtk_httpserver_exchange *ex, const char *name);

@@ -117,8 +117,7 @@ static int group_teardown(void **state)
 /* ---- Fixture ---------------------------------------------------------- */
 
 typedef struct fixture fixture;
-typedef void (*scenario_fn)(fixture *f, dtk_httpserver_exchange *ex,
-                            int hit);
+typedef void (*scenario_fn)(fixture *f, dtk_httpserver_exchange *ex, int hit);
 
 struct fixture {
     dtk_kstub *stub; /* plain HTTP */
@@ -126,11 +125,13 @@ struct fixture {
     char *dir;
     scenario_fn scenario;
     pthread_mutex_t lock;
-    char expected_token[64]; /* "" accepts anything */
+    char expected_token[64];   /* "" accepts anything */
     const char *const *pieces; /* watch stream */
 };
 
-static void dispatch(dtk_kstub *s, dtk_httpserver_exchange *ex, int hit,
+static void dispatch(dtk_kstub *s,
+                     dtk_httpserver_exchange *ex,
+                     int hit,
                      void *payload)
 {
     fixture *f = payload;
@@ -222,7 +223,9 @@ static char *b64(const char *s)
  * @SERVER@ plain stub, @TLS@ https://localhost:<tls port>, @TLSIP@
  * https://127.0.0.1:<tls port>, @DIR@ the test directory, @CA@ @OTHERCA@
  * @CERT@ @KEY@ base64 PEM. */
-static int load_kc(dtk_kube_config **cfg, fixture *f, const char *tmpl,
+static int load_kc(dtk_kube_config **cfg,
+                   fixture *f,
+                   const char *tmpl,
                    dtk_kube_config_options *o)
 {
     char *ca = b64(certs.ca);
@@ -231,8 +234,8 @@ static int load_kc(dtk_kube_config **cfg, fixture *f, const char *tmpl,
     char *key = b64(certs.client_key);
     char tls[64] = "";
     char tlsip[64] = "";
-    const char *names[] = {"@SERVER@", "@TLS@",  "@TLSIP@", "@DIR@",
-                           "@CA@",     "@OTHERCA@", "@CERT@", "@KEY@"};
+    const char *names[] = {"@SERVER@", "@TLS@",     "@TLSIP@", "@DIR@",
+                           "@CA@",     "@OTHERCA@", "@CERT@",  "@KEY@"};
     const char *values[8];
     dtk_buf text = DTK_BUF_INIT(0);
     dtk_kube_config_options d = fast_options();
@@ -291,8 +294,8 @@ static int load_kc(dtk_kube_config **cfg, fixture *f, const char *tmpl,
 static int get_cm(dtk_kube_client *c, const char *name, dtk_json **out)
 {
     dtk_json *obj = NULL;
-    int error = dtk_kube_get(&obj, c, &dtk_kube_gvr_configmaps, "default",
-                             name, NULL);
+    int error =
+        dtk_kube_get(&obj, c, &dtk_kube_gvr_configmaps, "default", name, NULL);
 
     if (out != NULL) {
         *out = obj;
@@ -313,35 +316,35 @@ static void set_expected(fixture *f, const char *token)
 
 typedef struct status_case {
     const char *name;
-    int code;
     const char *reason;
     const char *message;
+    int code;
     int want;
 } status_case;
 
 static const status_case status_cases[] = {
-    {"s404", 404, "NotFound", "configmaps \"s404\" not found", DTK_ENOTFOUND},
-    {"s409a", 409, "AlreadyExists",
-     "configmaps \"s409a\" already exists", DTK_EEXISTS},
-    {"s409c", 409, "Conflict",
+    {"s404", "NotFound", "configmaps \"s404\" not found", 404, DTK_ENOTFOUND},
+    {"s409a", "AlreadyExists", "configmaps \"s409a\" already exists", 409,
+     DTK_EEXISTS},
+    {"s409c", "Conflict",
      "Operation cannot be fulfilled on configmaps \"s409c\": the object has "
      "been modified; please apply your changes to the latest version and "
      "try again",
-     DTK_ECONFLICT},
-    {"s410", 410, "Gone", "the resource is gone", DTK_EGONE},
-    {"s400", 400, "BadRequest", "bad request", DTK_EINVALID},
-    {"s401", 401, "Unauthorized", "Unauthorized", DTK_EAUTH},
-    {"s403", 403, "Forbidden",
-     "configmaps \"s403\" is forbidden: User \"bob\" cannot get resource",
+     409, DTK_ECONFLICT},
+    {"s410", "Gone", "the resource is gone", 410, DTK_EGONE},
+    {"s400", "BadRequest", "bad request", 400, DTK_EINVALID},
+    {"s401", "Unauthorized", "Unauthorized", 401, DTK_EAUTH},
+    {"s403", "Forbidden",
+     "configmaps \"s403\" is forbidden: User \"bob\" cannot get resource", 403,
      DTK_EAUTH},
-    {"s413", 413, "RequestEntityTooLarge", "the request is too large",
+    {"s413", "RequestEntityTooLarge", "the request is too large", 413,
      DTK_ETOOBIG},
-    {"s429", 429, "TooManyRequests", "too many requests", DTK_EUNAVAIL},
-    {"s500", 500, "InternalError", "Internal error occurred: etcd",
+    {"s429", "TooManyRequests", "too many requests", 429, DTK_EUNAVAIL},
+    {"s500", "InternalError", "Internal error occurred: etcd", 500,
      DTK_EUNAVAIL},
-    {"s503", 503, "ServiceUnavailable", "the server is shutting down",
+    {"s503", "ServiceUnavailable", "the server is shutting down", 503,
      DTK_EUNAVAIL},
-    {"s504", 504, "Timeout", "the request timed out", DTK_ETIMEOUT},
+    {"s504", "Timeout", "the request timed out", 504, DTK_ETIMEOUT},
 };
 
 static void status_scenario(fixture *f, dtk_httpserver_exchange *ex, int hit)
@@ -351,8 +354,7 @@ static void status_scenario(fixture *f, dtk_httpserver_exchange *ex, int hit)
 
     (void)f;
     (void)hit;
-    for (size_t i = 0; i < sizeof(status_cases) / sizeof(*status_cases);
-         i++) {
+    for (size_t i = 0; i < sizeof(status_cases) / sizeof(*status_cases); i++) {
         if (strcmp(name, status_cases[i].name) == 0) {
             dtk_kstub_status(ex, status_cases[i].code, status_cases[i].reason,
                              status_cases[i].message);
@@ -392,8 +394,7 @@ static void test_kube_client__status_bodies_map_to_codes(void **state)
     cfg = url_config(f, &o);
     f->scenario = status_scenario;
     assert_int_equal(dtk_kube_client_new(&c, cfg), 0);
-    for (size_t i = 0; i < sizeof(status_cases) / sizeof(*status_cases);
-         i++) {
+    for (size_t i = 0; i < sizeof(status_cases) / sizeof(*status_cases); i++) {
         const status_case *k = &status_cases[i];
 
         assert_int_equal(get_cm(c, k->name, NULL), k->want);
@@ -448,8 +449,7 @@ static void odd_answers(fixture *f, dtk_httpserver_exchange *ex, int hit)
     }
 }
 
-static void test_kube_client__unexpected_answers_are_clear_errors(
-    void **state)
+static void test_kube_client__unexpected_answers_are_clear_errors(void **state)
 {
     fixture *f = *state;
     dtk_kube_config *cfg = url_config(f, NULL);
@@ -466,15 +466,15 @@ static void test_kube_client__unexpected_answers_are_clear_errors(
     assert_string_equal(dtk_error_last()->message,
                         "GET /api/v1/namespaces/default/configmaps/nokind: "
                         "answer has no kind");
-    assert_int_equal(dtk_kube_get(&out, c, &dtk_kube_gvr_configmaps,
-                                  "default", "x", "status"),
+    assert_int_equal(dtk_kube_get(&out, c, &dtk_kube_gvr_configmaps, "default",
+                                  "x", "status"),
                      DTK_ERROR);
     assert_string_equal(dtk_error_last()->message,
                         "GET /api/v1/namespaces/default/configmaps/x/status: "
                         "answer is a Status, not the expected object");
-    assert_int_equal(dtk_kube_list_page(&out, c, &dtk_kube_gvr_configmaps,
-                                        "default", NULL),
-                     DTK_ERROR);
+    assert_int_equal(
+        dtk_kube_list_page(&out, c, &dtk_kube_gvr_configmaps, "default", NULL),
+        DTK_ERROR);
     assert_string_equal(dtk_error_last()->message,
                         "GET /api/v1/namespaces/default/configmaps: answer "
                         "is not a List");
@@ -494,8 +494,11 @@ typedef struct hook_log {
     double total_s;
 } hook_log;
 
-static void on_request(const char *method, const char *host, int code,
-                       double duration_s, void *payload)
+static void on_request(const char *method,
+                       const char *host,
+                       int code,
+                       double duration_s,
+                       void *payload)
 {
     hook_log *h = payload;
     size_t n;
@@ -561,8 +564,9 @@ static void burst_of_500(fixture *f, dtk_httpserver_exchange *ex, int hit)
         return;
     }
     if (strcmp(dtk_httpserver_method(ex), "POST") == 0) {
-        dtk_kstub_json(ex, 201, "{\"kind\":\"ConfigMap\",\"apiVersion\":"
-                                "\"v1\",\"metadata\":{\"name\":\"new\"}}");
+        dtk_kstub_json(ex, 201,
+                       "{\"kind\":\"ConfigMap\",\"apiVersion\":"
+                       "\"v1\",\"metadata\":{\"name\":\"new\"}}");
         return;
     }
     dtk_kstub_configmap(ex, "cm");
@@ -611,7 +615,8 @@ static void test_kube_client__5xx_burst_is_retried_for_idempotent_requests(
     dtk_kube_config_free(cfg);
 }
 
-static void unavailable_then_created(fixture *f, dtk_httpserver_exchange *ex,
+static void unavailable_then_created(fixture *f,
+                                     dtk_httpserver_exchange *ex,
                                      int hit)
 {
     (void)f;
@@ -620,8 +625,9 @@ static void unavailable_then_created(fixture *f, dtk_httpserver_exchange *ex,
         dtk_kstub_status(ex, 503, "ServiceUnavailable", "try again");
         return;
     }
-    dtk_kstub_json(ex, 201, "{\"kind\":\"ConfigMap\",\"apiVersion\":\"v1\","
-                            "\"metadata\":{\"name\":\"new\"}}");
+    dtk_kstub_json(ex, 201,
+                   "{\"kind\":\"ConfigMap\",\"apiVersion\":\"v1\","
+                   "\"metadata\":{\"name\":\"new\"}}");
 }
 
 static void long_retry_after(fixture *f, dtk_httpserver_exchange *ex, int hit)
@@ -809,9 +815,9 @@ static void test_kube_client__list_follows_continue_across_pages(void **state)
     lo.label_selector = "app=web,tier in (a,b)";
     lo.resource_version = "0";
     assert_int_equal(dtk_kube_client_new(&c, cfg), 0);
-    assert_int_equal(dtk_kube_list(&items, &rv, c, &dtk_kube_gvr_configmaps,
-                                   "default", &lo),
-                     0);
+    assert_int_equal(
+        dtk_kube_list(&items, &rv, c, &dtk_kube_gvr_configmaps, "default", &lo),
+        0);
     names = item_names(items);
     assert_string_equal(names, "abcde");
     assert_string_equal(rv, "77");
@@ -860,9 +866,8 @@ static void test_kube_client__expired_continue_falls_back_to_a_full_list(
     f->scenario = pages_expiring;
     lo.limit = 2;
     assert_int_equal(dtk_kube_client_new(&c, cfg), 0);
-    assert_int_equal(dtk_kube_list(&items, &rv, c, &dtk_kube_gvr_configmaps,
-                                   NULL, &lo),
-                     0);
+    assert_int_equal(
+        dtk_kube_list(&items, &rv, c, &dtk_kube_gvr_configmaps, NULL, &lo), 0);
     names = item_names(items);
     assert_string_equal(names, "abcde");
     assert_string_equal(rv, "90");
@@ -872,9 +877,9 @@ static void test_kube_client__expired_continue_falls_back_to_a_full_list(
                         "GET /api/v1/configmaps\n");
     /* One page on its own reports the expiry. */
     lo.continue_token = "t1";
-    assert_int_equal(dtk_kube_list_page(&page, c, &dtk_kube_gvr_configmaps,
-                                        NULL, &lo),
-                     DTK_EGONE);
+    assert_int_equal(
+        dtk_kube_list_page(&page, c, &dtk_kube_gvr_configmaps, NULL, &lo),
+        DTK_EGONE);
     assert_string_equal(dtk_kube_client_status(c)->reason, "Expired");
     dtk_free(names);
     dtk_free(rv);
@@ -893,9 +898,10 @@ static void echo_write(fixture *f, dtk_httpserver_exchange *ex, int hit)
     (void)f;
     (void)hit;
     if (strcmp(dtk_httpserver_method(ex), "DELETE") == 0) {
-        dtk_kstub_json(ex, 200, "{\"kind\":\"Status\",\"apiVersion\":\"v1\","
-                                "\"metadata\":{},\"status\":\"Success\","
-                                "\"details\":{\"name\":\"cm\"}}");
+        dtk_kstub_json(ex, 200,
+                       "{\"kind\":\"Status\",\"apiVersion\":\"v1\","
+                       "\"metadata\":{},\"status\":\"Success\","
+                       "\"details\":{\"name\":\"cm\"}}");
         return;
     }
     if (len > 0 && body[0] == '{' &&
@@ -906,8 +912,7 @@ static void echo_write(fixture *f, dtk_httpserver_exchange *ex, int hit)
     dtk_kstub_configmap(ex, "cm");
 }
 
-static void test_kube_client__write_verbs_send_kubernetes_requests(
-    void **state)
+static void test_kube_client__write_verbs_send_kubernetes_requests(void **state)
 {
     fixture *f = *state;
     dtk_kube_config *cfg = url_config(f, NULL);
@@ -940,9 +945,8 @@ static void test_kube_client__write_verbs_send_kubernetes_requests(
     dtk_json_free(out);
     out = NULL;
 
-    assert_int_equal(dtk_kube_update(&out, c, &targets, "ns", "t", "status",
-                                     obj, NULL),
-                     0);
+    assert_int_equal(
+        dtk_kube_update(&out, c, &targets, "ns", "t", "status", obj, NULL), 0);
     assert_string_equal(f->stub->method, "PUT");
     assert_string_equal(f->stub->path,
                         "/apis/dtk.io/v1alpha1/namespaces/ns/targets/t/status");
@@ -953,8 +957,7 @@ static void test_kube_client__write_verbs_send_kubernetes_requests(
                                     DTK_KUBE_PATCH_MERGE, obj, NULL),
                      0);
     assert_string_equal(f->stub->method, "PATCH");
-    assert_string_equal(f->stub->content_type,
-                        "application/merge-patch+json");
+    assert_string_equal(f->stub->content_type, "application/merge-patch+json");
 
     ops = parse("[{\"op\":\"test\",\"path\":\"/metadata/resourceVersion\","
                 "\"value\":\"5\"}]");
@@ -1045,13 +1048,13 @@ static void watch_scenario(fixture *f, dtk_httpserver_exchange *ex, int hit)
 
     (void)hit;
     s->pieces = f->pieces;
-    dtk_httpserver_respond_stream(ex, 200, "application/json", stream_read,
-                                  s, stream_free);
+    dtk_httpserver_respond_stream(ex, 200, "application/json", stream_read, s,
+                                  stream_free);
 }
 
 #define EV(type, name, rv)                                                     \
     "{\"type\":\"" type "\",\"object\":{\"kind\":\"ConfigMap\",\"apiVersion\"" \
-    ":\"v1\",\"metadata\":{\"name\":\"" name "\",\"resourceVersion\":\"" rv   \
+    ":\"v1\",\"metadata\":{\"name\":\"" name "\",\"resourceVersion\":\"" rv    \
     "\"}}}\n"
 
 /* Event boundaries fall mid-JSON, and one chunk carries several events. */
@@ -1074,8 +1077,7 @@ typedef struct events {
 
 static int on_event(dtk_kube_event *ev, void *payload)
 {
-    static const char *const rv_path[] = {"metadata", "resourceVersion",
-                                          NULL};
+    static const char *const rv_path[] = {"metadata", "resourceVersion", NULL};
     events *e = payload;
 
     e->count++;
@@ -1102,8 +1104,8 @@ static void test_kube_client__watch_frames_events_split_across_chunks(
     wo.allow_bookmarks = 1;
     wo.timeout_seconds = 60;
     assert_int_equal(dtk_kube_client_new(&c, cfg), 0);
-    assert_int_equal(dtk_kube_watch(c, &dtk_kube_gvr_configmaps, "default",
-                                    &wo, on_event, &e),
+    assert_int_equal(dtk_kube_watch(c, &dtk_kube_gvr_configmaps, "default", &wo,
+                                    on_event, &e),
                      0);
     assert_string_equal(dtk_buf_cstr(&e.log), "1@6 2@7 4@8 3@9 ");
     assert_string_equal(f->stub->query,
@@ -1114,8 +1116,8 @@ static void test_kube_client__watch_frames_events_split_across_chunks(
     dtk_buf_reset(&e.log);
     e.count = 0;
     e.stop_after = 2;
-    assert_int_equal(dtk_kube_watch(c, &dtk_kube_gvr_configmaps, "default",
-                                    &wo, on_event, &e),
+    assert_int_equal(dtk_kube_watch(c, &dtk_kube_gvr_configmaps, "default", &wo,
+                                    on_event, &e),
                      0);
     assert_string_equal(dtk_buf_cstr(&e.log), "1@6 2@7 ");
     dtk_buf_dispose(&e.log);
@@ -1161,9 +1163,9 @@ static void test_kube_client__watch_error_410_is_gone(void **state)
     f->pieces = expired_pieces;
     wo.resource_version = "5";
     assert_int_equal(dtk_kube_client_new(&c, cfg), 0);
-    assert_int_equal(dtk_kube_watch(c, &dtk_kube_gvr_configmaps, NULL, &wo,
-                                    on_event, &e),
-                     DTK_EGONE);
+    assert_int_equal(
+        dtk_kube_watch(c, &dtk_kube_gvr_configmaps, NULL, &wo, on_event, &e),
+        DTK_EGONE);
     assert_string_equal(dtk_buf_cstr(&e.log), "1@6 ");
     assert_string_equal(dtk_error_last()->message,
                         "GET /api/v1/configmaps: watch: too old resource "
@@ -1175,18 +1177,18 @@ static void test_kube_client__watch_error_410_is_gone(void **state)
 
     /* Also when the server refuses the watch with an HTTP 410. */
     f->scenario = gone_on_connect;
-    assert_int_equal(dtk_kube_watch(c, &dtk_kube_gvr_configmaps, NULL, &wo,
-                                    on_event, &e),
-                     DTK_EGONE);
+    assert_int_equal(
+        dtk_kube_watch(c, &dtk_kube_gvr_configmaps, NULL, &wo, on_event, &e),
+        DTK_EGONE);
 
     /* An event over the bound ends the watch. */
     f->scenario = watch_scenario;
     f->pieces = oversized_pieces;
     wo.max_event_size = 200;
     dtk_buf_reset(&e.log);
-    assert_int_equal(dtk_kube_watch(c, &dtk_kube_gvr_configmaps, NULL, &wo,
-                                    on_event, &e),
-                     DTK_ETOOBIG);
+    assert_int_equal(
+        dtk_kube_watch(c, &dtk_kube_gvr_configmaps, NULL, &wo, on_event, &e),
+        DTK_ETOOBIG);
     assert_string_equal(dtk_error_last()->message,
                         "GET /api/v1/configmaps: watch: event exceeds 200 "
                         "bytes");
@@ -1232,7 +1234,7 @@ static void test_kube_client__token_file_is_reread_on_401(void **state)
     char *p;
 
     f->scenario = token_scenario;
-    o.token_reload_ms = 3600 * 1000; /* only a 401 makes it re-read */
+    o.token_reload_ms = 3600L * 1000; /* only a 401 makes it re-read */
     p = dtk_kstub_write(f->dir, "token", "one\n");
     dtk_free(p);
     assert_int_equal(load_kc(&cfg, f, token_file_kc, &o), 0);
@@ -1325,7 +1327,9 @@ static const char plugin_script[] =
     " $n;;\n"
     "esac\n";
 
-static int load_exec(dtk_kube_config **cfg, fixture *f, const char *mode,
+static int load_exec(dtk_kube_config **cfg,
+                     fixture *f,
+                     const char *mode,
                      const char *server)
 {
     char kc[2048];
@@ -1350,9 +1354,10 @@ static int load_exec(dtk_kube_config **cfg, fixture *f, const char *mode,
              "      interactiveMode: Never\n"
              "      provideClusterInfo: true\n"
              "contexts: [{name: x, context: {cluster: c, user: u}}]\n",
-             server, strncmp(server, "https", 5) == 0
-                         ? ", certificate-authority-data: @CA@"
-                         : "",
+             server,
+             strncmp(server, "https", 5) == 0
+                 ? ", certificate-authority-data: @CA@"
+                 : "",
              mode);
     return load_kc(cfg, f, kc, NULL);
 }
@@ -1543,8 +1548,7 @@ static void test_kube_client__tls_server_is_verified_with_the_ca(void **state)
     dtk_kube_config_free(cfg);
 }
 
-static void test_kube_client__tls_server_name_overrides_the_host(
-    void **state)
+static void test_kube_client__tls_server_name_overrides_the_host(void **state)
 {
     fixture *f = *state;
     dtk_kube_config *cfg = NULL;
@@ -1553,13 +1557,14 @@ static void test_kube_client__tls_server_name_overrides_the_host(
 
     start_tls(f);
     /* The certificate names localhost only; the URL says 127.0.0.1. */
-    assert_int_equal(load_kc(&cfg, f,
-                             "current-context: x\n"
-                             "clusters: [{name: c, cluster: {server: "
-                             "\"@TLSIP@\", certificate-authority-data: @CA@}}]\n"
-                             "contexts: [{name: x, context: {cluster: c}}]\n",
-                             NULL),
-                     0);
+    assert_int_equal(
+        load_kc(&cfg, f,
+                "current-context: x\n"
+                "clusters: [{name: c, cluster: {server: "
+                "\"@TLSIP@\", certificate-authority-data: @CA@}}]\n"
+                "contexts: [{name: x, context: {cluster: c}}]\n",
+                NULL),
+        0);
     assert_int_equal(dtk_kube_client_new(&c, cfg), 0);
     error = get_cm(c, "cm", NULL);
     assert_true(error == DTK_ERROR || error == DTK_EUNAVAIL);
@@ -1610,9 +1615,8 @@ static void s_server_start(s_server *s, const char *dir)
             _exit(126);
         }
         execlp("openssl", "openssl", "s_server", "-accept", "127.0.0.1:0",
-               "-cert", "server.pem", "-key", "server.key", "-CAfile",
-               "ca.pem", "-Verify", "1", "-verify_return_error", "-HTTP",
-               (char *)NULL);
+               "-cert", "server.pem", "-key", "server.key", "-CAfile", "ca.pem",
+               "-Verify", "1", "-verify_return_error", "-HTTP", (char *)NULL);
         _exit(127);
     }
     close(fds[1]);

@@ -66,7 +66,8 @@ static void test_kube_meta__decodes_object_meta(void **state)
     dtk_json_free(obj);
 }
 
-static void test_kube_meta__absent_metadata_is_empty_and_bad_types_name_the_path(
+static void
+test_kube_meta__absent_metadata_is_empty_and_bad_types_name_the_path(
     void **state)
 {
     dtk_json *obj = parse("{\"kind\":\"X\"}");
@@ -100,8 +101,11 @@ static void test_kube_meta__absent_metadata_is_empty_and_bad_types_name_the_path
     dtk_json_free(obj);
 }
 
-static void check_path(const dtk_kube_gvr *gvr, const char *ns,
-                       const char *name, const char *sub, const char *want)
+static void check_path(const dtk_kube_gvr *gvr,
+                       const char *ns,
+                       const char *name,
+                       const char *sub,
+                       const char *want)
 {
     dtk_buf b = DTK_BUF_INIT(0);
 
@@ -114,8 +118,8 @@ static void test_kube_meta__gvr_paths_for_core_groups_and_scopes(void **state)
 {
     const dtk_kube_gvr targets =
         DTK_KUBE_GVR_INIT("dtk.io", "v1alpha1", "targets", 1);
-    const dtk_kube_gvr crds = DTK_KUBE_GVR_INIT(
-        "apiextensions.k8s.io", "v1", "customresourcedefinitions", 0);
+    const dtk_kube_gvr crds = DTK_KUBE_GVR_INIT("apiextensions.k8s.io", "v1",
+                                                "customresourcedefinitions", 0);
     dtk_buf b = DTK_BUF_INIT(0);
 
     (void)state;
@@ -194,10 +198,9 @@ static void test_kube_meta__owner_refs_are_built_and_one_controller_kept(
     dtk_json_free(other);
     other = dtk_kube_owner_ref_new("v1", "Other", "o", "u-2", 0, 0);
     assert_int_equal(dtk_kube_meta_set_owner_ref(child, other), 0);
-    assert_int_equal(
-        dtk_json_len(dtk_json_get(dtk_json_get(child, "metadata"),
-                                  "ownerReferences")),
-        2);
+    assert_int_equal(dtk_json_len(dtk_json_get(dtk_json_get(child, "metadata"),
+                                               "ownerReferences")),
+                     2);
 
     dtk_json_free(ref);
     ref = NULL;
@@ -250,11 +253,11 @@ static void test_kube_meta__status_maps_codes_and_reasons(void **state)
                  "\"%s\",\"code\":%ld}",
                  i, cases[i].reason, cases[i].http);
         body = parse(text);
-        assert_int_equal(dtk_kube_status_decode(&st, cases[i].http, body,
-                                                "GET /x"),
-                         cases[i].want);
-        snprintf(text, sizeof(text), "GET /x: m%zu (%ld %s)", i,
-                 cases[i].http, cases[i].reason);
+        assert_int_equal(
+            dtk_kube_status_decode(&st, cases[i].http, body, "GET /x"),
+            cases[i].want);
+        snprintf(text, sizeof(text), "GET /x: m%zu (%ld %s)", i, cases[i].http,
+                 cases[i].reason);
         assert_string_equal(dtk_error_last()->message, text);
         assert_string_equal(st.reason, cases[i].reason);
         dtk_json_free(body);
@@ -322,9 +325,8 @@ static void test_kube_meta__watch_framer_handles_every_split(void **state)
         seen s = {DTK_BUF_INIT(0), 0};
 
         dtk_kube_watch_decoder_init(&dec, 0);
-        assert_int_equal(dtk_kube_watch_decoder_feed(&dec, stream_text, cut,
-                                                     record, &s),
-                         0);
+        assert_int_equal(
+            dtk_kube_watch_decoder_feed(&dec, stream_text, cut, record, &s), 0);
         assert_int_equal(dtk_kube_watch_decoder_feed(&dec, stream_text + cut,
                                                      len - cut, record, &s),
                          0);
@@ -339,8 +341,8 @@ static void test_kube_meta__watch_framer_handles_every_split(void **state)
 
         dtk_kube_watch_decoder_init(&dec, 0);
         for (size_t i = 0; i < len; i++) {
-            assert_int_equal(dtk_kube_watch_decoder_feed(
-                                 &dec, stream_text + i, 1, record, &s),
+            assert_int_equal(dtk_kube_watch_decoder_feed(&dec, stream_text + i,
+                                                         1, record, &s),
                              0);
         }
         assert_int_equal(s.count, 4);
@@ -366,47 +368,46 @@ static void test_kube_meta__watch_framer_bounds_and_errors(void **state)
     {
         static const char head[] = "{\"type\":\"ADDED\",\"object\":{\"a\":\"";
 
-        assert_int_equal(dtk_kube_watch_decoder_feed(&dec, head, strlen(head),
-                                                     record, &s),
-                         0);
+        assert_int_equal(
+            dtk_kube_watch_decoder_feed(&dec, head, strlen(head), record, &s),
+            0);
     }
-    assert_int_equal(dtk_kube_watch_decoder_feed(&dec, big, sizeof(big),
-                                                 record, &s),
-                     DTK_ETOOBIG);
+    assert_int_equal(
+        dtk_kube_watch_decoder_feed(&dec, big, sizeof(big), record, &s),
+        DTK_ETOOBIG);
     assert_string_equal(dtk_error_last()->message,
                         "watch: event exceeds 256 bytes");
     dtk_kube_watch_decoder_dispose(&dec);
 
     dtk_kube_watch_decoder_init(&dec, 0);
-    assert_int_equal(dtk_kube_watch_decoder_feed(&dec, gone, strlen(gone),
-                                                 record, &s),
-                     DTK_EGONE);
+    assert_int_equal(
+        dtk_kube_watch_decoder_feed(&dec, gone, strlen(gone), record, &s),
+        DTK_EGONE);
     assert_int_equal(dec.status.code, 410);
     assert_string_equal(dec.status.reason, "Expired");
     assert_int_equal(s.count, 0);
     dtk_kube_watch_decoder_dispose(&dec);
 
     dtk_kube_watch_decoder_init(&dec, 0);
-    assert_int_equal(dtk_kube_watch_decoder_feed(&dec, "{not json}\n", 11,
-                                                 record, &s),
-                     DTK_ERROR);
+    assert_int_equal(
+        dtk_kube_watch_decoder_feed(&dec, "{not json}\n", 11, record, &s),
+        DTK_ERROR);
     assert_string_equal(dtk_error_last()->message,
                         "watch: event is not a JSON object");
     dtk_kube_watch_decoder_dispose(&dec);
 
     dtk_kube_watch_decoder_init(&dec, 0);
-    assert_int_equal(dtk_kube_watch_decoder_feed(
-                         &dec, "{\"type\":\"ADD\",\"object\":{}}\n", 27,
-                         record, &s),
-                     DTK_ERROR);
+    assert_int_equal(
+        dtk_kube_watch_decoder_feed(&dec, "{\"type\":\"ADD\",\"object\":{}}\n",
+                                    27, record, &s),
+        DTK_ERROR);
     assert_string_equal(dtk_error_last()->message,
                         "watch: unknown event type 'ADD'");
     dtk_kube_watch_decoder_dispose(&dec);
 
     dtk_kube_watch_decoder_init(&dec, 0);
-    assert_int_equal(dtk_kube_watch_decoder_feed(&dec, "{\"type\":", 8,
-                                                 record, &s),
-                     0);
+    assert_int_equal(
+        dtk_kube_watch_decoder_feed(&dec, "{\"type\":", 8, record, &s), 0);
     assert_int_equal(dtk_kube_watch_decoder_finish(&dec), DTK_ERROR);
     assert_string_equal(dtk_error_last()->message,
                         "watch: stream ended inside an event");

@@ -26,7 +26,9 @@ typedef struct fixture {
     char *dir;
 } fixture;
 
-static void echo(dtk_kstub *s, dtk_httpserver_exchange *ex, int hit,
+static void echo(dtk_kstub *s,
+                 dtk_httpserver_exchange *ex,
+                 int hit,
                  void *payload)
 {
     (void)s;
@@ -84,7 +86,8 @@ static char *write_kc(fixture *f, const char *name, const char *tmpl)
     return path;
 }
 
-static int load_file(dtk_kube_config **cfg, const char *path,
+static int load_file(dtk_kube_config **cfg,
+                     const char *path,
                      const char *context)
 {
     dtk_kube_config_options o = DTK_KUBE_CONFIG_OPTIONS_INIT;
@@ -104,9 +107,9 @@ static char *seen_auth(dtk_kube_config *cfg)
     char *auth;
 
     assert_int_equal(dtk_kube_client_new(&c, cfg), 0);
-    assert_int_equal(dtk_kube_get(&obj, c, &dtk_kube_gvr_configmaps,
-                                  "default", "x", NULL),
-                     0);
+    assert_int_equal(
+        dtk_kube_get(&obj, c, &dtk_kube_gvr_configmaps, "default", "x", NULL),
+        0);
     auth = dtk_strdup(dtk_json_string(dtk_json_path(obj, auth_path)));
     dtk_json_free(obj);
     dtk_kube_client_free(c);
@@ -140,8 +143,7 @@ static const char two_contexts[] =
     "- name: c\n"
     "  context: {cluster: other, user: alice, namespace: ~}\n";
 
-static void test_kubeconfig__current_context_and_context_override(
-    void **state)
+static void test_kubeconfig__current_context_and_context_override(void **state)
 {
     fixture *f = *state;
     char *path = write_kc(f, "config", two_contexts);
@@ -172,8 +174,7 @@ static void test_kubeconfig__current_context_and_context_override(
     dtk_kube_config_free(cfg);
 
     assert_int_equal(load_file(&cfg, path, "nope"), DTK_ENOTFOUND);
-    snprintf(url, sizeof(url), "kubeconfig %s: context 'nope' not found",
-             path);
+    snprintf(url, sizeof(url), "kubeconfig %s: context 'nope' not found", path);
     assert_string_equal(dtk_error_last()->message, url);
     dtk_free(path);
 }
@@ -270,10 +271,11 @@ static void test_kubeconfig__explicit_missing_file_and_home_default(
              missing);
     assert_string_equal(dtk_error_last()->message, want);
 
-    home_kc = write_kc(f, "home/.kube/config",
-                       "current-context: h\n"
-                       "clusters: [{name: c, cluster: {server: \"@SERVER@\"}}]\n"
-                       "contexts: [{name: h, context: {cluster: c}}]\n");
+    home_kc =
+        write_kc(f, "home/.kube/config",
+                 "current-context: h\n"
+                 "clusters: [{name: c, cluster: {server: \"@SERVER@\"}}]\n"
+                 "contexts: [{name: h, context: {cluster: c}}]\n");
     snprintf(want, sizeof(want), "%s/home", f->dir);
     setenv("HOME", want, 1);
     assert_int_equal(dtk_kube_config_load(&cfg, NULL), 0);
@@ -386,7 +388,9 @@ static void test_kubeconfig__data_fields_override_paths(void **state)
     dtk_free(path);
 }
 
-static void expect_error(fixture *f, const char *kc, int code,
+static void expect_error(fixture *f,
+                         const char *kc,
+                         int code,
                          const char *field_and_problem)
 {
     char *path = write_kc(f, "config", kc);
@@ -395,16 +399,14 @@ static void expect_error(fixture *f, const char *kc, int code,
 
     assert_int_equal(load_file(&cfg, path, NULL), code);
     assert_null(cfg);
-    snprintf(want, sizeof(want), "kubeconfig %s: %s", path,
-             field_and_problem);
+    snprintf(want, sizeof(want), "kubeconfig %s: %s", path, field_and_problem);
     assert_string_equal(dtk_error_last()->message, want);
     /* Secrets of the file never reach the message. */
     assert_null(strstr(dtk_error_last()->message, "s3cr3t"));
     dtk_free(path);
 }
 
-static void test_kubeconfig__token_and_basic_together_is_an_error(
-    void **state)
+static void test_kubeconfig__token_and_basic_together_is_an_error(void **state)
 {
     expect_error(*state,
                  "current-context: x\n"
@@ -493,7 +495,8 @@ static void test_kubeconfig__bad_field_is_named(void **state)
                  "current-context: x\n"
                  "clusters: [{name: c, cluster: {server: \"@SERVER@\"}}]\n"
                  "contexts: [{name: x, context: {cluster: c, user: who}}]\n",
-                 DTK_ENOTFOUND, "contexts[0].context.user: user 'who' not found");
+                 DTK_ENOTFOUND,
+                 "contexts[0].context.user: user 'who' not found");
     expect_error(f,
                  "current-context: x\n"
                  "clusters: [{name: c, cluster: {server: \"@SERVER@\", "
@@ -571,19 +574,19 @@ static void test_kubeconfig__server_url_forms(void **state)
                  "not supported");
 }
 
-static void test_kubeconfig__basic_auth_and_impersonation_headers(
-    void **state)
+static void test_kubeconfig__basic_auth_and_impersonation_headers(void **state)
 {
     fixture *f = *state;
-    char *path = write_kc(f, "config",
-                          "current-context: x\n"
-                          "clusters: [{name: c, cluster: {server: "
-                          "\"@SERVER@\"}}]\n"
-                          "users: [{name: u, user: {username: admin, "
-                          "password: \"p@ss word\", as: \"system:serviceaccount:"
-                          "ns:robot\", as-groups: [devs]}}]\n"
-                          "contexts: [{name: x, context: {cluster: c, "
-                          "user: u}}]\n");
+    char *path =
+        write_kc(f, "config",
+                 "current-context: x\n"
+                 "clusters: [{name: c, cluster: {server: "
+                 "\"@SERVER@\"}}]\n"
+                 "users: [{name: u, user: {username: admin, "
+                 "password: \"p@ss word\", as: \"system:serviceaccount:"
+                 "ns:robot\", as-groups: [devs]}}]\n"
+                 "contexts: [{name: x, context: {cluster: c, "
+                 "user: u}}]\n");
     dtk_kube_config *cfg = NULL;
     char *auth;
     char *want = b64("admin:p@ss word");
@@ -641,8 +644,7 @@ int main(void)
             test_kubeconfig__current_context_and_context_override, setup,
             teardown),
         cmocka_unit_test_setup_teardown(
-            test_kubeconfig__kubeconfig_list_first_file_wins, setup,
-            teardown),
+            test_kubeconfig__kubeconfig_list_first_file_wins, setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_kubeconfig__explicit_missing_file_and_home_default, setup,
             teardown),
