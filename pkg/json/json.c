@@ -473,6 +473,39 @@ const char *dtk_json_type_name(dtk_json_type type)
     return "unknown";
 }
 
+void dtk_json_sort_keys(dtk_json *v)
+{
+    if (v == NULL) {
+        return;
+    }
+    if (v->type == DTK_JSON_ARRAY) {
+        for (size_t i = 0; i < v->u.array.len; i++) {
+            dtk_json_sort_keys(v->u.array.items[i]);
+        }
+        return;
+    }
+    if (v->type != DTK_JSON_OBJECT) {
+        return;
+    }
+    /* Insertion sort: objects are small, and it is stable. */
+    for (size_t i = 1; i < v->u.object.len; i++) {
+        for (size_t j = i; j > 0 && strcmp(v->u.object.keys[j - 1],
+                                           v->u.object.keys[j]) > 0;
+             j--) {
+            char *k = v->u.object.keys[j];
+            dtk_json *val = v->u.object.values[j];
+
+            v->u.object.keys[j] = v->u.object.keys[j - 1];
+            v->u.object.values[j] = v->u.object.values[j - 1];
+            v->u.object.keys[j - 1] = k;
+            v->u.object.values[j - 1] = val;
+        }
+    }
+    for (size_t i = 0; i < v->u.object.len; i++) {
+        dtk_json_sort_keys(v->u.object.values[i]);
+    }
+}
+
 /* ---- parsing ---------------------------------------------------------- */
 
 typedef struct parse_state {

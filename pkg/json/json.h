@@ -117,6 +117,10 @@ double dtk_json_double(const dtk_json *v);
 
 const char *dtk_json_type_name(dtk_json_type type);
 
+/* Sorts object members by key, recursively, so that equal documents write
+ * identical text (content hashes). */
+void dtk_json_sort_keys(dtk_json *v);
+
 /* Replaces *slot's content with src's (stealing src's children); src is
  * freed. Used to swap a subtree without reallocating its parent. */
 void dtk_json_replace(dtk_json *slot, dtk_json *src);
