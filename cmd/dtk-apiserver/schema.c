@@ -36,6 +36,9 @@
 
 struct dtk_schema {
     dtk_schema__node *root;
+    int has_rules; /* any x-kubernetes-validations: Kubernetes has no CEL
+                      validator otherwise, and then never reports blocked
+                      rules */
 };
 
 #define BLOCKED_CEL_MESSAGE                                                   \
@@ -297,7 +300,8 @@ typedef struct vctx {
     dtk_fielderr_list *errs;
     dtk_fielderr_list *warnings; /* ratcheted errors go here, may be NULL */
     const char *prefix; /* field prefix for kube-openapi names, or NULL */
-    int update;         /* old values are given: ratchet */
+    int update;         /* old values are given */
+    int ratcheting;     /* errors in unchanged values become warnings */
     int cel_stopped;    /* a rule ran out of budget: no further rules */
 } vctx;
 
@@ -1111,10 +1115,11 @@ static size_t v_schema(vctx *c,
     size_t mark = c->errs->len;
     size_t count;
 
-    if (c->update && old != NULL && go_equal(v, old)) {
+    if (c->ratcheting && old != NULL && go_equal(v, old)) {
         vctx plain = *c;
 
         plain.update = 0;
+        plain.ratcheting = 0;
         count = v_schema_inner(&plain, n, v, name, NULL);
         ratchet(c, mark);
         return count;
@@ -1619,7 +1624,7 @@ static void v_cel(vctx *c,
     if (old != NULL && old->type == DTK_JSON_NULL) {
         old = NULL;
     }
-    if (c->update && correlated) {
+    if (c->ratcheting && correlated) {
         unchanged = old != NULL && go_equal(v, old);
     }
     cel_rules(c, n, n, v, old, path, unchanged);
@@ -1702,10 +1707,12 @@ static void validate(const dtk_schema *s,
     c.errs = errs;
     c.warnings = warnings;
     c.update = old != NULL;
+    c.ratcheting = old != NULL;
     /* 1. the OpenAPI schema */
     (void)v_schema(&c, s->root, obj, &name, old);
     /* 2. embedded resources */
     c.update = 0;
+    c.ratcheting = 0;
     v_embedded(&c, s->root, obj, &path);
     /* 3. list types; on update only when the old object kept them */
     if (old != NULL) {
@@ -1722,11 +1729,14 @@ static void validate(const dtk_schema *s,
         v_listtype(&c, s->root, obj, &path);
     }
     /* 4. CEL, unless the object does not have the shape rules expect */
-    if (dtk_schema_has_blocking_error(errs)) {
+    if (!s->has_rules) {
+        /* no CEL validator */
+    } else if (dtk_schema_has_blocking_error(errs)) {
         dtk_fielderr_invalid(errs, DTK_FIELDERR_NIL_PATH, NULL,
                              BLOCKED_CEL_MESSAGE);
     } else {
         c.update = old != NULL;
+        c.ratcheting = old != NULL;
         v_cel(&c, s->root, obj, old, &path, 0, old != NULL);
     }
     dtk_buf_dispose(&name);
@@ -2160,6 +2170,7 @@ typedef struct cctx {
     dtk_fielderr_list structural; /* sorted before they are reported */
     dtk_fielderr_list spec;       /* OpenAPI keyword errors */
     dtk_fielderr_list cel;        /* rule compile errors */
+    size_t rules;                 /* x-kubernetes-validations seen */
 } cctx;
 
 static const char *const known_types[] = {"array",  "boolean", "integer",
@@ -2731,6 +2742,7 @@ static void compile_rules(cctx *cc,
     }
     n->rules = dtk_calloc(rules->u.array.len ? rules->u.array.len : 1,
                           sizeof(*n->rules));
+    cc->rules += rules->u.array.len;
     for (size_t i = 0; i < rules->u.array.len; i++) {
         const dtk_json *r = rules->u.array.items[i];
         const char *rule = dtk_json_get_string(r, "rule");
@@ -3514,6 +3526,7 @@ static dtk_schema__node *compile_node(cctx *cc,
     }
 
     /* --- CEL rules (their compile errors are reported last) --- */
+    n->resource_root = is_root;
     compile_rules(cc, n, j, path);
     return n;
 }
@@ -3620,6 +3633,7 @@ static void validate_default(cctx *cc, const dtk_schema__node *n, dtk_buf *path)
 
         (void)dtk_buf_puts(&p, dtk_buf_cstr(&dpath));
         c.update = 1;
+        c.ratcheting = 0;
         v_cel(&c, n, n->default_value, n->default_value, &p, 0, 1);
         dtk_buf_dispose(&p);
     }
@@ -3721,6 +3735,7 @@ int dtk_schema_compile(dtk_schema **out,
     }
     *out = dtk_calloc(1, sizeof(**out));
     (*out)->root = root;
+    (*out)->has_rules = cc.rules > 0;
     root = NULL;
 out:
     node_free(root);

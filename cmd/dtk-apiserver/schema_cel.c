@@ -1830,7 +1830,8 @@ int dtk_schema__cel_compile(dtk_schema__cel **out,
         c.p = &p;
         c.names[0] = "self";
         c.names[1] = "oldSelf";
-        c.vars[0] = of_schema(self, self != NULL && self->embedded);
+        c.vars[0] = of_schema(
+            self, self != NULL && (self->embedded || self->resource_root));
         c.vars[1] = c.vars[0];
         c.nvars = 2;
         result = check(&c, root);

@@ -54,9 +54,10 @@ struct dtk_schema__node {
     int int_or_string;
     int preserve_unknown;
     int embedded;
-    char *format; /* a supported string format, normalized ("datetime"), or
-                     NULL: unsupported formats are ignored, as Kubernetes'
-                     StripUnsupportedFormatsPostProcess does */
+    int resource_root; /* the root: apiVersion, kind, metadata visible */
+    char *format;      /* a supported string format, normalized ("datetime"), or
+                          NULL: unsupported formats are ignored, as Kubernetes'
+                          StripUnsupportedFormatsPostProcess does */
 
     int has_maximum, has_minimum, has_multiple_of;
     int exclusive_maximum, exclusive_minimum;
