@@ -303,6 +303,7 @@ typedef struct vctx {
     int update;         /* old values are given */
     int ratcheting;     /* errors in unchanged values become warnings */
     int cel_stopped;    /* a rule ran out of budget: no further rules */
+    long cel_budget;    /* CEL steps left for this object */
 } vctx;
 
 /* Errors appended since mark belong to a value equal to its old value:
@@ -678,27 +679,44 @@ static int v_number(vctx *c,
 
 /* The old item a list-map item correlates with: same values for every map
  * key. NULL when there is none. */
+static int same_map_keys(const dtk_schema__node *n,
+                         const dtk_json *item,
+                         const dtk_json *o)
+{
+    if (o->type != DTK_JSON_OBJECT) {
+        return 0;
+    }
+    for (size_t k = 0; k < n->n_map_keys; k++) {
+        const dtk_json *a = dtk_json_get(item, n->map_keys[k]);
+        const dtk_json *b = dtk_json_get(o, n->map_keys[k]);
+
+        if (!((a == NULL && b == NULL) ||
+              (a != NULL && b != NULL && go_equal(a, b)))) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* The old item a list-map item at index hint correlates with: same values
+ * for every map key. The same index is tried first, so an update that
+ * keeps the order costs O(n) instead of O(n^2). NULL when there is none. */
 static const dtk_json *map_list_old_item(const dtk_schema__node *n,
                                          const dtk_json *item,
-                                         const dtk_json *old)
+                                         const dtk_json *old,
+                                         size_t hint)
 {
     if (old == NULL || old->type != DTK_JSON_ARRAY ||
         item->type != DTK_JSON_OBJECT) {
         return NULL;
     }
+    if (hint < old->u.array.len &&
+        same_map_keys(n, item, old->u.array.items[hint])) {
+        return old->u.array.items[hint];
+    }
     for (size_t i = 0; i < old->u.array.len; i++) {
-        const dtk_json *o = old->u.array.items[i];
-        int same = o->type == DTK_JSON_OBJECT;
-
-        for (size_t k = 0; same && k < n->n_map_keys; k++) {
-            const dtk_json *a = dtk_json_get(item, n->map_keys[k]);
-            const dtk_json *b = dtk_json_get(o, n->map_keys[k]);
-
-            same = (a == NULL && b == NULL) ||
-                   (a != NULL && b != NULL && go_equal(a, b));
-        }
-        if (same) {
-            return o;
+        if (same_map_keys(n, item, old->u.array.items[i])) {
+            return old->u.array.items[i];
         }
     }
     return NULL;
@@ -722,7 +740,7 @@ static size_t v_slice(vctx *c,
             const dtk_json *oi = NULL;
 
             if (n->list_type == DTK_SCHEMA__LIST_MAP) {
-                oi = map_list_old_item(n, v->u.array.items[i], old);
+                oi = map_list_old_item(n, v->u.array.items[i], old, i);
             }
             path_index(name, i);
             count += v_schema(c, n->items, v->u.array.items[i], name, oi);
@@ -1514,15 +1532,30 @@ static void cel_rules(vctx *c,
             /* Transition rules run only when there is an old value. */
             continue;
         }
-        error = dtk_schema__cel_eval_bool(r->program, v, old, &result, &err);
+        if (c->cel_budget <= 0) {
+            dtk_fielderr_invalid_string(c->errs, path_str(path), n->type,
+                                        "validation failed due to running "
+                                        "out of cost budget, no further "
+                                        "validation rules will be run");
+            c->cel_stopped = 1;
+            return;
+        }
+        error = dtk_schema__cel_eval_bool(r->program, v, old, &c->cel_budget,
+                                          &result, &err);
         if (error == DTK_ETOOBIG) {
             dtk_buf msg = DTK_BUF_INIT(0);
 
-            (void)dtk_buf_printf(&msg,
-                                 "'%s': no further validation rules "
-                                 "will be run due to call cost exceeds "
-                                 "limit for rule: %s",
-                                 err, rule_error_string(r));
+            if (c->cel_budget < 0) {
+                (void)dtk_buf_puts(&msg, "validation failed due to running "
+                                         "out of cost budget, no further "
+                                         "validation rules will be run");
+            } else {
+                (void)dtk_buf_printf(&msg,
+                                     "'%s': no further validation rules "
+                                     "will be run due to call cost exceeds "
+                                     "limit for rule: %s",
+                                     err, rule_error_string(r));
+            }
             dtk_fielderr_invalid_string(c->errs, path_str(path), n->type,
                                         dtk_buf_cstr(&msg));
             dtk_buf_dispose(&msg);
@@ -1565,7 +1598,8 @@ static void cel_rules(vctx *c,
             if (r->message_program != NULL) {
                 char *merr = NULL;
                 int e2 = dtk_schema__cel_eval_string(r->message_program, v, old,
-                                                     &msg_expr, &merr);
+                                                     &c->cel_budget, &msg_expr,
+                                                     &merr);
 
                 dtk_free(merr);
                 if (e2 == 0) {
@@ -1667,7 +1701,7 @@ static void v_cel(vctx *c,
 
             /* Only list-type map items correlate with old items. */
             if (n->list_type == DTK_SCHEMA__LIST_MAP) {
-                oi = map_list_old_item(n, v->u.array.items[i], old);
+                oi = map_list_old_item(n, v->u.array.items[i], old, i);
             }
             path_index(path, i);
             v_cel(c, n->items, v->u.array.items[i], oi, path, unchanged,
@@ -1696,6 +1730,7 @@ int dtk_schema_has_blocking_error(const dtk_fielderr_list *errs)
 static void validate(const dtk_schema *s,
                      const dtk_json *obj,
                      const dtk_json *old,
+                     int status_only,
                      dtk_fielderr_list *errs,
                      dtk_fielderr_list *warnings)
 {
@@ -1706,14 +1741,31 @@ static void validate(const dtk_schema *s,
     memset(&c, 0, sizeof(c));
     c.errs = errs;
     c.warnings = warnings;
+    c.cel_budget = DTK_SCHEMA__CEL_BUDGET;
     c.update = old != NULL;
     c.ratcheting = old != NULL;
-    /* 1. the OpenAPI schema */
-    (void)v_schema(&c, s->root, obj, &name, old);
-    /* 2. embedded resources */
+    if (status_only) {
+        /* 1. .status against the status schema alone, with names relative
+         * to it under the field "status" (ValidateStatusUpdate) */
+        const dtk_schema__node *sn = dtk_schema__prop_get(s->root, "status");
+        const dtk_json *st = dtk_json_get(obj, "status");
+
+        if (sn != NULL && st != NULL) {
+            c.prefix = "status";
+            (void)v_schema(&c, sn, st, &name,
+                           old != NULL ? dtk_json_get(old, "status") : NULL);
+            c.prefix = NULL;
+        }
+    } else {
+        /* 1. the OpenAPI schema */
+        (void)v_schema(&c, s->root, obj, &name, old);
+        /* 2. embedded resources */
+        c.update = 0;
+        c.ratcheting = 0;
+        v_embedded(&c, s->root, obj, &path);
+    }
     c.update = 0;
     c.ratcheting = 0;
-    v_embedded(&c, s->root, obj, &path);
     /* 3. list types; on update only when the old object kept them */
     if (old != NULL) {
         dtk_fielderr_list old_errs = DTK_FIELDERR_LIST_INIT;
@@ -1747,7 +1799,7 @@ void dtk_schema_validate(const dtk_schema *s,
                          const dtk_json *obj,
                          dtk_fielderr_list *errs)
 {
-    validate(s, obj, NULL, errs, NULL);
+    validate(s, obj, NULL, 0, errs, NULL);
 }
 
 void dtk_schema_validate_update(const dtk_schema *s,
@@ -1756,7 +1808,16 @@ void dtk_schema_validate_update(const dtk_schema *s,
                                 dtk_fielderr_list *errs,
                                 dtk_fielderr_list *warnings)
 {
-    validate(s, obj, old, errs, warnings);
+    validate(s, obj, old, 0, errs, warnings);
+}
+
+void dtk_schema_validate_status_update(const dtk_schema *s,
+                                       const dtk_json *obj,
+                                       const dtk_json *old,
+                                       dtk_fielderr_list *errs,
+                                       dtk_fielderr_list *warnings)
+{
+    validate(s, obj, old, 1, errs, warnings);
 }
 
 /* ------------------------------------------------------------------ */
@@ -3615,6 +3676,7 @@ static void validate_default(cctx *cc, const dtk_schema__node *n, dtk_buf *path)
     memset(&c, 0, sizeof(c));
     c.errs = &errs;
     c.prefix = dtk_buf_cstr(&dpath);
+    c.cel_budget = DTK_SCHEMA__CEL_BUDGET;
     if (n->embedded && n->default_value->type == DTK_JSON_OBJECT) {
         dtk_buf p = DTK_BUF_INIT(0);
 

@@ -1515,6 +1515,161 @@ static void test_schema__malformed_schema_keywords(void **st)
               NULL);
 }
 
+/* ------------------------------------------------------------------ */
+/* More API paths                                                       */
+
+static void test_schema__status_subresource_validates_status_only(void **st)
+{
+    dtk_schema *s = compile_ok(
+        "{`type`:`object`,`properties`:{`spec`:{`type`:`object`,"
+        "`properties`:{`n`:{`type`:`integer`}}},"
+        "`status`:{`type`:`object`,`properties`:{`phase`:{`type`:`string`,"
+        "`enum`:[`Ready`,`Failed`]},`count`:{`type`:`integer`}}}}}");
+
+    (void)st;
+    /* spec is not looked at; status errors carry names relative to it. */
+    {
+        dtk_json *o = J("{`spec`:{`n`:`bad`},`status`:{`phase`:`Up`,"
+                        "`count`:`x`}}");
+        dtk_json *p = J("{`spec`:{`n`:`bad`},`status`:{`phase`:`Ready`}}");
+        dtk_fielderr_list errs = DTK_FIELDERR_LIST_INIT;
+
+        dtk_schema_validate_status_update(s, o, p, &errs, NULL);
+        assert_errs(&errs,
+                    "FieldValueNotSupported status.phase: Unsupported value: "
+                    "\"Up\": supported values: \"Ready\", \"Failed\"\n"
+                    "FieldValueTypeInvalid status.count: Invalid value: "
+                    "\"string\": count in body must be of type integer: "
+                    "\"string\"\n");
+        dtk_fielderr_list_dispose(&errs);
+        dtk_json_free(o);
+        dtk_json_free(p);
+    }
+    dtk_schema_free(s);
+}
+
+static void test_schema__message_expression_and_map_field_path(void **st)
+{
+    dtk_schema *s = compile_ok(
+        "{`type`:`object`,`properties`:{`spec`:{`type`:`object`,"
+        "`x-kubernetes-validations`:["
+        "{`rule`:`!('bad' in self.m)`,`fieldPath`:`.m['bad']`,"
+        "`messageExpression`:`'key bad has ' + self.m['bad']`},"
+        "{`rule`:`self.n > 0`,`message`:`fallback message`,"
+        "`messageExpression`:`'   '`},"
+        "{`rule`:`self.n > 1`,`messageExpression`:`self.m['nope']`}],"
+        "`properties`:{`n`:{`type`:`integer`},`m`:{`type`:`object`,"
+        "`additionalProperties`:{`type`:`string`}}}}}}");
+
+    (void)st;
+    /* An empty messageExpression result falls back to the message; one
+     * that fails falls back to "failed rule: ...". */
+    check(s, WIDGET("{`n`:0,`m`:{`bad`:`x`}}"),
+          "FieldValueInvalid spec.m[bad]: Invalid value: \"object\": key bad "
+          "has x\n"
+          "FieldValueInvalid spec: Invalid value: \"object\": fallback "
+          "message\n"
+          "FieldValueInvalid spec: Invalid value: \"object\": failed rule: "
+          "self.n > 1\n",
+          NULL);
+    dtk_schema_free(s);
+}
+
+static void test_schema__list_type_ratchets_on_update(void **st)
+{
+    dtk_schema *s = compile_ok(lists_schema);
+
+    (void)st;
+    /* The old object already had duplicates: not checked again. */
+    check_update(s, WIDGET("{`tags`:[`a`,`a`,`b`,`b`]}"),
+                 WIDGET("{`tags`:[`a`,`a`]}"), "", "");
+    check_update(s, WIDGET("{`tags`:[`a`,`b`,`b`]}"), WIDGET("{`tags`:[`a`]}"),
+                 "FieldValueDuplicate spec.tags[2]: Duplicate value: \"b\"\n",
+                 "");
+    /* An int and a float are different set members, as in Go. */
+    check(s, WIDGET("{`nums`:[1,1.0]}"), "", NULL);
+    dtk_schema_free(s);
+}
+
+static void test_schema__cel_metadata_exposes_name_only(void **st)
+{
+    (void)st;
+    check_crd("{`type`:`object`,`x-kubernetes-validations`:[{`rule`:"
+              "`size(self.metadata.labels) > 0`}]}",
+              "FieldValueInvalid " PREFIX
+              ".x-kubernetes-validations[0].rule: Invalid value: "
+              "apiextensions.ValidationRule{Rule:\"size(self.metadata."
+              "labels) > 0\", Message:\"\", MessageExpression:\"\", "
+              "Reason:(*apiextensions.FieldValueErrorReason)(nil), "
+              "FieldPath:\"\", OptionalOldSelf:(*bool)(nil)}: compilation "
+              "failed: ERROR: <input>:1:19: undefined field 'labels'\n"
+              " | size(self.metadata.labels) > 0\n"
+              " | ..................^\n",
+              NULL);
+}
+
+static void test_schema__cel_total_cost_budget(void **st)
+{
+    dtk_schema *s = compile_ok(
+        "{`type`:`object`,`properties`:{`spec`:{`type`:`object`,"
+        "`properties`:{`l`:{`type`:`array`,`items`:{`type`:`object`,"
+        "`properties`:{`v`:{`type`:`array`,`items`:{`type`:`integer`},"
+        "`x-kubernetes-validations`:[{`rule`:"
+        "`self.all(a, self.all(b, a + b >= 0))`}]}}}}}}}}");
+    dtk_buf obj = DTK_BUF_INIT(0);
+    dtk_buf inner = DTK_BUF_INIT(0);
+    dtk_json *o;
+    dtk_fielderr_list errs = DTK_FIELDERR_LIST_INIT;
+    size_t budget_errors = 0;
+
+    (void)st;
+    /* 300^2 pairs cost about 0.55M steps per item: within the per-call
+     * limit, but 20 items exceed the object's budget of 10M steps. */
+    for (int i = 0; i < 300; i++) {
+        (void)dtk_buf_printf(&inner, "%s%d", i ? "," : "", i);
+    }
+    (void)dtk_buf_puts(&obj, "{`spec`:{`l`:[");
+    for (int i = 0; i < 20; i++) {
+        (void)dtk_buf_printf(&obj, "%s{`v`:[%s]}", i ? "," : "",
+                             dtk_buf_cstr(&inner));
+    }
+    (void)dtk_buf_puts(&obj, "]}}");
+    o = J(dtk_buf_cstr(&obj));
+    dtk_schema_validate(s, o, &errs);
+    for (size_t i = 0; i < errs.len; i++) {
+        if (strcmp(errs.items[i].message,
+                   "Invalid value: \"array\": validation failed due to "
+                   "running out of cost budget, no further validation rules "
+                   "will be run") == 0) {
+            budget_errors++;
+        }
+    }
+    assert_int_equal(errs.len, 1);
+    assert_int_equal(budget_errors, 1);
+    assert_string_equal(errs.items[0].field, "spec.l[18].v");
+    dtk_fielderr_list_dispose(&errs);
+    dtk_json_free(o);
+    dtk_buf_dispose(&obj);
+    dtk_buf_dispose(&inner);
+    dtk_schema_free(s);
+}
+
+static void test_schema__blocking_error_classes(void **st)
+{
+    dtk_fielderr_list errs = DTK_FIELDERR_LIST_INIT;
+    dtk_json *v = J("1");
+
+    (void)st;
+    dtk_fielderr_invalid(&errs, "a", v, "x");
+    dtk_fielderr_duplicate(&errs, "b", v);
+    dtk_fielderr_forbidden(&errs, "c", "x");
+    assert_false(dtk_schema_has_blocking_error(&errs));
+    dtk_fielderr_too_many(&errs, "d", 3, 2);
+    assert_true(dtk_schema_has_blocking_error(&errs));
+    dtk_fielderr_list_dispose(&errs);
+    dtk_json_free(v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1562,6 +1717,12 @@ int main(void)
         cmocka_unit_test(test_schema__huge_arrays),
         cmocka_unit_test(test_schema__cel_nesting_limit),
         cmocka_unit_test(test_schema__malformed_schema_keywords),
+        cmocka_unit_test(test_schema__status_subresource_validates_status_only),
+        cmocka_unit_test(test_schema__message_expression_and_map_field_path),
+        cmocka_unit_test(test_schema__list_type_ratchets_on_update),
+        cmocka_unit_test(test_schema__cel_metadata_exposes_name_only),
+        cmocka_unit_test(test_schema__cel_total_cost_budget),
+        cmocka_unit_test(test_schema__blocking_error_classes),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
