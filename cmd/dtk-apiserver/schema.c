@@ -2923,6 +2923,30 @@ static void compile_rules(cctx *cc,
     }
 }
 
+/* x-kubernetes-list-map-keys errors print the keys as Go prints a
+ * []string: []string{"a", "b"}. */
+static void keys_invalid(dtk_fielderr_list *errs,
+                         const dtk_buf *path,
+                         const dtk_json *keys,
+                         const char *detail)
+{
+    dtk_buf body = DTK_BUF_INIT(0);
+
+    (void)dtk_buf_puts(&body, "Invalid value: []string{");
+    for (size_t i = 0; i < keys->u.array.len; i++) {
+        const dtk_json *k = keys->u.array.items[i];
+
+        if (i > 0) {
+            (void)dtk_buf_puts(&body, ", ");
+        }
+        dtk_fielderr_fmt_quote(&body, k->u.string.ptr, k->u.string.len);
+    }
+    (void)dtk_buf_printf(&body, "}: %s", detail);
+    dtk_fielderr_add(errs, "FieldValueInvalid", dtk_buf_cstr(path),
+                     dtk_buf_cstr(&body));
+    dtk_buf_dispose(&body);
+}
+
 static dtk_schema__node *compile_node(cctx *cc,
                                       const dtk_json *j,
                                       dtk_buf *path,
@@ -3297,21 +3321,35 @@ static dtk_schema__node *compile_node(cctx *cc,
                 dtk_json_free(ltv);
                 path_truncate(path, m);
             }
-            if (n->list_type == DTK_SCHEMA__LIST_SET && n->items != NULL &&
-                n->items->types == DTK_SCHEMA__T_OBJECT) {
+            if (n->list_type == DTK_SCHEMA__LIST_SET && n->items != NULL) {
                 const dtk_json *ij = dtk_json_get(j, "items");
                 const char *imt =
                     dtk_json_get_string(ij, "x-kubernetes-map-type");
+                const char *ilt =
+                    dtk_json_get_string(ij, "x-kubernetes-list-type");
+                size_t m = path->len;
 
-                if (imt == NULL || strcmp(imt, "atomic") != 0) {
-                    size_t m = path->len;
-                    dtk_json *ltv = dtk_json_new_string(lt);
+                /* Go passes the items' list-type pointer as the value in
+                 * both cases: nil prints "null". */
+                if (n->items->types == DTK_SCHEMA__T_OBJECT &&
+                    (imt == NULL || strcmp(imt, "atomic") != 0)) {
+                    dtk_json *iv =
+                        ilt != NULL ? dtk_json_new_string(ilt) : NULL;
 
                     (void)dtk_buf_puts(path, ".items.x-kubernetes-map-type");
-                    dtk_fielderr_invalid(&cc->spec, dtk_buf_cstr(path), ltv,
+                    dtk_fielderr_invalid(&cc->spec, dtk_buf_cstr(path), iv,
                                          "must be atomic as item of a list "
                                          "with x-kubernetes-list-type=set");
-                    dtk_json_free(ltv);
+                    dtk_json_free(iv);
+                    path_truncate(path, m);
+                } else if (n->items->types == DTK_SCHEMA__T_ARRAY &&
+                           ilt != NULL && strcmp(ilt, "atomic") != 0) {
+                    (void)dtk_buf_puts(path, ".items.x-kubernetes-list-type");
+                    dtk_fielderr_invalid_string(&cc->spec, dtk_buf_cstr(path),
+                                                ilt,
+                                                "must be atomic as item of a "
+                                                "list with "
+                                                "x-kubernetes-list-type=set");
                     path_truncate(path, m);
                 }
             }
@@ -3350,10 +3388,9 @@ static dtk_schema__node *compile_node(cctx *cc,
                         if (kp == NULL) {
                             size_t m = kw(path, "x-kubernetes-list-map-keys");
 
-                            dtk_fielderr_invalid(&cc->spec, dtk_buf_cstr(path),
-                                                 keys_json,
-                                                 "entries must all be names "
-                                                 "of item properties");
+                            keys_invalid(&cc->spec, path, keys_json,
+                                         "entries must all be names of item "
+                                         "properties");
                             path_truncate(path, m);
                         } else if (kp->types == DTK_SCHEMA__T_ARRAY ||
                                    kp->types == DTK_SCHEMA__T_OBJECT) {
@@ -3374,10 +3411,9 @@ static dtk_schema__node *compile_node(cctx *cc,
                                 size_t m =
                                     kw(path, "x-kubernetes-list-map-keys");
 
-                                dtk_fielderr_invalid(
-                                    &cc->spec, dtk_buf_cstr(path), keys_json,
-                                    "must not contain "
-                                    "duplicate entries");
+                                keys_invalid(&cc->spec, path, keys_json,
+                                             "must not contain duplicate "
+                                             "entries");
                                 path_truncate(path, m);
                             }
                         }

@@ -1379,15 +1379,15 @@ static sinfo select_type(checker *c,
 
         return s;
     }
+    /* Kubernetes types CEL from the schema alone: fields kept by
+     * x-kubernetes-preserve-unknown-fields are not visible, and declared
+     * fields without a type are left out of the object type. */
     prop = dtk_schema__prop_get(n, field);
-    if (prop != NULL) {
+    if (prop != NULL && (prop->types != 0 || prop->int_or_string)) {
         return of_schema(prop, prop->embedded);
     }
-    if (n->additional != NULL) {
+    if (prop == NULL && n->additional != NULL) {
         return of_schema(n->additional, n->additional->embedded);
-    }
-    if (n->preserve_unknown || (n->has_additional && n->additional_bool)) {
-        return dyn;
     }
     p_error(c->p, pos, "undefined field '%s'", field);
     return dyn;

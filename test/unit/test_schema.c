@@ -1670,6 +1670,77 @@ static void test_schema__blocking_error_classes(void **st)
     dtk_json_free(v);
 }
 
+static void test_schema__crd_list_type_checks(void **st)
+{
+    (void)st;
+    check_crd(
+        "{`type`:`object`,`properties`:{`spec`:{`type`:`object`,"
+        "`properties`:{"
+        "`a`:{`type`:`array`,`x-kubernetes-list-type`:`map`,"
+        "`x-kubernetes-list-map-keys`:[`name`,`missing`],`items`:{`type`:"
+        "`object`,`properties`:{`name`:{`type`:`string`}}}},"
+        "`b`:{`type`:`array`,`x-kubernetes-list-type`:`set`,`items`:{"
+        "`type`:`object`,`properties`:{`x`:{`type`:`string`}}}},"
+        "`c`:{`type`:`array`,`x-kubernetes-list-map-keys`:[`k`],`items`:{"
+        "`type`:`object`,`properties`:{`k`:{`type`:`string`}}}},"
+        "`d`:{`type`:`string`,`x-kubernetes-list-type`:`set`},"
+        "`e`:{`type`:`array`,`x-kubernetes-list-type`:`bag`,`items`:{"
+        "`type`:`string`}},"
+        "`f`:{`type`:`array`,`x-kubernetes-list-type`:`map`,"
+        "`x-kubernetes-list-map-keys`:[`k`,`k`],`items`:{`type`:`object`,"
+        "`properties`:{`k`:{`type`:`string`}}}},"
+        "`g`:{`type`:`array`,`x-kubernetes-list-type`:`map`,"
+        "`x-kubernetes-list-map-keys`:[`o`],`items`:{`type`:`object`,"
+        "`properties`:{`o`:{`type`:`object`}}}}}}}}",
+        "FieldValueInvalid " PREFIX
+        ".properties[spec].properties[a].x-kubernetes-list-map-keys: "
+        "Invalid value: []string{\"name\", \"missing\"}: entries must all "
+        "be names of item properties\n"
+        "FieldValueInvalid " PREFIX
+        ".properties[spec].properties[b].items.x-kubernetes-map-type: "
+        "Invalid value: \"null\": must be atomic as item of a list with "
+        "x-kubernetes-list-type=set\n"
+        "FieldValueRequired " PREFIX
+        ".properties[spec].properties[c].x-kubernetes-list-type: Required "
+        "value: must be map if x-kubernetes-list-map-keys is non-empty\n"
+        "FieldValueInvalid " PREFIX
+        ".properties[spec].properties[d].type: Invalid value: \"string\": "
+        "must be array if x-kubernetes-list-type is specified\n"
+        "FieldValueNotSupported " PREFIX
+        ".properties[spec].properties[e].x-kubernetes-list-type: "
+        "Unsupported value: \"bag\": supported values: \"atomic\", \"set\", "
+        "\"map\"\n"
+        "FieldValueInvalid " PREFIX
+        ".properties[spec].properties[f].x-kubernetes-list-map-keys: "
+        "Invalid value: []string{\"k\", \"k\"}: must not contain duplicate "
+        "entries\n"
+        "FieldValueInvalid " PREFIX
+        ".properties[spec].properties[g].items.properties[o].type: Invalid "
+        "value: \"object\": must be a scalar type if parent array's "
+        "x-kubernetes-list-type is map\n",
+        NULL);
+}
+
+static void test_schema__cel_cannot_see_unknown_fields(void **st)
+{
+    (void)st;
+    /* preserve-unknown-fields keeps data, but rules are typed by the
+     * schema: an undeclared field does not exist for CEL. */
+    check_crd("{`type`:`object`,`properties`:{`spec`:{`type`:`object`,"
+              "`x-kubernetes-preserve-unknown-fields`:true,"
+              "`x-kubernetes-validations`:[{`rule`:`self.extra == 1`}]}}}",
+              "FieldValueInvalid " PREFIX
+              ".properties[spec].x-kubernetes-validations[0].rule: Invalid "
+              "value: apiextensions.ValidationRule{Rule:\"self.extra == 1\", "
+              "Message:\"\", MessageExpression:\"\", "
+              "Reason:(*apiextensions.FieldValueErrorReason)(nil), "
+              "FieldPath:\"\", OptionalOldSelf:(*bool)(nil)}: compilation "
+              "failed: ERROR: <input>:1:5: undefined field 'extra'\n"
+              " | self.extra == 1\n"
+              " | ....^\n",
+              NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1723,6 +1794,8 @@ int main(void)
         cmocka_unit_test(test_schema__cel_metadata_exposes_name_only),
         cmocka_unit_test(test_schema__cel_total_cost_budget),
         cmocka_unit_test(test_schema__blocking_error_classes),
+        cmocka_unit_test(test_schema__crd_list_type_checks),
+        cmocka_unit_test(test_schema__cel_cannot_see_unknown_fields),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
