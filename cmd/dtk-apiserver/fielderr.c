@@ -14,6 +14,7 @@
  */
 #include "cmd/dtk-apiserver/fielderr.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -332,24 +333,31 @@ void dtk_fielderr_fmt_float_json(dtk_buf *out, double v)
     fmt_float_style(out, v, 1);
 }
 
-/* Whether the number decodes to an int64 in Kubernetes (json.Number.Int64
- * succeeds), with the value in *out. */
-static int number_as_int(const dtk_json *v, int64_t *out)
+int dtk_fielderr_number_int(const dtk_json *v, int64_t *out)
 {
-    int error = dtk_json_int(out, v);
+    int saved = errno;
+    char *end = NULL;
+    long long n;
+    int ok;
 
-    if (error < 0) {
-        dtk_error_clear();
+    if (!dtk_json_is_integer(v)) {
         return 0;
     }
-    return 1;
+    errno = 0;
+    n = strtoll(v->u.number, &end, 10);
+    ok = errno == 0 && end != NULL && *end == '\0';
+    errno = saved;
+    if (ok) {
+        *out = (int64_t)n;
+    }
+    return ok;
 }
 
 void dtk_fielderr_fmt_number(dtk_buf *out, const dtk_json *v)
 {
     int64_t n;
 
-    if (number_as_int(v, &n)) {
+    if (dtk_fielderr_number_int(v, &n)) {
         (void)dtk_buf_printf(out, "%lld", (long long)n);
         return;
     }

@@ -97,14 +97,7 @@ const dtk_schema__node *dtk_schema__prop_get(const dtk_schema__node *n,
  * is an integer that fits, a float64 otherwise. */
 static int num_as_int(const dtk_json *v, int64_t *out)
 {
-    if (!dtk_json_is_integer(v)) {
-        return 0;
-    }
-    if (dtk_json_int(out, v) < 0) {
-        dtk_error_clear();
-        return 0;
-    }
-    return 1;
+    return dtk_fielderr_number_int(v, out);
 }
 
 /* reflect.DeepEqual on decoded JSON: an int64 never equals a float64. */

@@ -2079,11 +2079,10 @@ static val of_json(const dtk_json *j)
         v.b = j->u.boolean;
         break;
     case DTK_JSON_NUMBER:
-        if (dtk_json_is_integer(j) && dtk_json_int(&i, j) == 0) {
+        if (dtk_fielderr_number_int(j, &i)) {
             v.k = V_INT;
             v.i = i;
         } else {
-            dtk_error_clear();
             v.k = V_DOUBLE;
             v.d = dtk_json_double(j);
         }

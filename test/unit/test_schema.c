@@ -13,6 +13,7 @@
 #include "cmd/dtk-apiserver/schema.h"
 #include "pkg/base/alloc.h"
 #include "pkg/base/buf.h"
+#include "pkg/base/error.h"
 #include "pkg/json/json.h"
 
 #define PREFIX "spec.versions[0].schema.openAPIV3Schema"
@@ -1741,6 +1742,41 @@ static void test_schema__cel_cannot_see_unknown_fields(void **st)
               NULL);
 }
 
+static void test_schema__leaves_the_error_state_alone(void **st)
+{
+    dtk_schema *s = compile_ok(
+        "{`type`:`object`,`properties`:{`spec`:{`type`:`object`,"
+        "`x-kubernetes-validations`:[{`rule`:`self.d > 0.5`}],"
+        "`properties`:{`d`:{`type`:`number`},`i`:{`type`:`integer`}}}}}");
+    dtk_json *o = J(WIDGET("{`d`:1.5,`i`:99999999999999999999}"));
+    dtk_fielderr_list errs = DTK_FIELDERR_LIST_INIT;
+
+    (void)st;
+    dtk_error_set(DTK_ERRCLASS_NONE, "caller's pending error");
+    dtk_schema_coerce(s, o, NULL);
+    dtk_schema_validate(s, o, &errs);
+    /* 99999999999999999999 does not fit an int64: a float64 in Go. */
+    assert_errs(&errs, "FieldValueTypeInvalid spec.i: Invalid value: "
+                       "\"number\": spec.i in body must be of type integer: "
+                       "\"number\"\n"
+                       "FieldValueInvalid <nil>: Invalid value: \"null\": "
+                       "some validation rules were not checked because the "
+                       "object was invalid; correct the existing errors to "
+                       "complete validation\n");
+    assert_string_equal(dtk_error_last()->message, "caller's pending error");
+    /* and through the CEL evaluator, which reads 1.5 as a double */
+    check(s, WIDGET("{`d`:1.5}"), "", NULL);
+    check(s, WIDGET("{`d`:0.25}"),
+          "FieldValueInvalid spec: Invalid value: \"object\": failed rule: "
+          "self.d > 0.5\n",
+          NULL);
+    assert_string_equal(dtk_error_last()->message, "caller's pending error");
+    dtk_error_clear();
+    dtk_fielderr_list_dispose(&errs);
+    dtk_json_free(o);
+    dtk_schema_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1796,6 +1832,7 @@ int main(void)
         cmocka_unit_test(test_schema__blocking_error_classes),
         cmocka_unit_test(test_schema__crd_list_type_checks),
         cmocka_unit_test(test_schema__cel_cannot_see_unknown_fields),
+        cmocka_unit_test(test_schema__leaves_the_error_state_alone),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
