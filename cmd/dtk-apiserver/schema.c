@@ -13,10 +13,25 @@
  * unless a blocking error came first. Go iterates maps in random order; we
  * use the schema's property order, then the object's member order, so our
  * output is deterministic (Kubernetes' order may differ run to run).
- * Deliberately not reproduced: the internals of kube-openapi's MatchCount,
- * which decides which anyOf/oneOf branch's errors are shown when all fail
- * (we show the branch that passed the most checks, first one on a tie), and
- * the CEL cost estimator (a step limit per evaluation replaces it).
+ * Deliberately not reproduced, or reproduced only in part:
+ *   - kube-openapi's MatchCount, which picks the anyOf/oneOf branch whose
+ *     errors are shown when all fail (we show the branch that passed the
+ *     most checks, the first one on a tie);
+ *   - the CEL cost estimator at CRD creation, and CEL cost units at run
+ *     time: a step count with a per-call limit and a per-object budget
+ *     stands in for both (see schema_int.h);
+ *   - ObjectMeta validation of embedded resources: apiVersion, kind and
+ *     the path-segment rules of metadata.name only (no label, annotation,
+ *     namespace or generateName checks);
+ *   - ratcheting correlates properties, map keys and list-type=map items;
+ *     items of list-type=set lists are not correlated one by one (only
+ *     with their whole, unchanged list);
+ *   - the CRD root-schema restrictions that apply when the status
+ *     subresource is enabled (they belong to CRD validation, which sees
+ *     the subresources);
+ *   - Go's json.Marshal sorts object keys and escapes <, >, & in the
+ *     non-string enum values of "supported values: ..."; we keep the
+ *     member order and the characters.
  *
  * Recursion: schema depth is bounded by JSON parsing (128 levels) and
  * objects are validated along the schema, so recursion depth is at most the
