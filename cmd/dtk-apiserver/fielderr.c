@@ -14,6 +14,7 @@
  */
 #include "cmd/dtk-apiserver/fielderr.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -182,8 +183,7 @@ void dtk_fielderr_fmt_quote(dtk_buf *out, const char *s, size_t len)
         long r = decode_rune(p + i, len - i, &size);
 
         if (r < 0) {
-            snprintf(tmp, sizeof(tmp), "\\x%02x", p[i]);
-            puts_(out, tmp);
+            (void)dtk_buf_printf(out, "\\x%02x", p[i]);
         } else if (r == '"' || r == '\\') {
             tmp[0] = '\\';
             tmp[1] = (char)r;
@@ -215,13 +215,12 @@ void dtk_fielderr_fmt_quote(dtk_buf *out, const char *s, size_t len)
                 break;
             default:
                 if (r < ' ' || r == 0x7f) {
-                    snprintf(tmp, sizeof(tmp), "\\x%02lx", r);
+                    (void)dtk_buf_printf(out, "\\x%02lx", r);
                 } else if (r < 0x10000) {
-                    snprintf(tmp, sizeof(tmp), "\\u%04lx", r);
+                    (void)dtk_buf_printf(out, "\\u%04lx", r);
                 } else {
-                    snprintf(tmp, sizeof(tmp), "\\U%08lx", r);
+                    (void)dtk_buf_printf(out, "\\U%08lx", r);
                 }
-                puts_(out, tmp);
                 break;
             }
         }
@@ -234,11 +233,14 @@ void dtk_fielderr_fmt_quote(dtk_buf *out, const char *s, size_t len)
  * without a point in digs, and the decimal exponent of the first digit. */
 static void shortest_digits(double v, char *digs, size_t cap, int *exp10)
 {
+    /* %.16e of a double needs at most 24 bytes, so tmp never cuts. */
     char tmp[40];
     int p;
 
     for (p = 1; p <= 17; p++) {
-        snprintf(tmp, sizeof(tmp), "%.*e", p - 1, v);
+        int n = snprintf(tmp, sizeof(tmp), "%.*e", p - 1, v);
+
+        dtk_assert(n > 0 && (size_t)n < sizeof(tmp));
         if (strtod(tmp, NULL) == v) {
             break;
         }
@@ -267,7 +269,6 @@ static void shortest_digits(double v, char *digs, size_t cap, int *exp10)
 static void fmt_float_style(dtk_buf *out, double v, int json)
 {
     char digs[32];
-    char tmp[48];
     int exp10;
     int nd;
     int lo = json ? -6 : -4;
@@ -297,9 +298,8 @@ static void fmt_float_style(dtk_buf *out, double v, int json)
             puts_(out, ".");
             put(out, digs + 1, (size_t)nd - 1);
         }
-        snprintf(tmp, sizeof(tmp), json ? "e%c%d" : "e%c%02d",
-                 exp10 < 0 ? '-' : '+', exp10 < 0 ? -exp10 : exp10);
-        puts_(out, tmp);
+        (void)dtk_buf_printf(out, json ? "e%c%d" : "e%c%02d",
+                             exp10 < 0 ? '-' : '+', exp10 < 0 ? -exp10 : exp10);
         return;
     }
     if (exp10 >= 0) {
@@ -333,27 +333,32 @@ void dtk_fielderr_fmt_float_json(dtk_buf *out, double v)
     fmt_float_style(out, v, 1);
 }
 
-/* Whether the number decodes to an int64 in Kubernetes (json.Number.Int64
- * succeeds), with the value in *out. */
-static int number_as_int(const dtk_json *v, int64_t *out)
+int dtk_fielderr_number_int(const dtk_json *v, int64_t *out)
 {
-    int error = dtk_json_int(out, v);
+    int saved = errno;
+    char *end = NULL;
+    long long n;
+    int ok;
 
-    if (error < 0) {
-        dtk_error_clear();
+    if (!dtk_json_is_integer(v)) {
         return 0;
     }
-    return 1;
+    errno = 0;
+    n = strtoll(v->u.number, &end, 10);
+    ok = errno == 0 && end != NULL && *end == '\0';
+    errno = saved;
+    if (ok) {
+        *out = (int64_t)n;
+    }
+    return ok;
 }
 
 void dtk_fielderr_fmt_number(dtk_buf *out, const dtk_json *v)
 {
     int64_t n;
-    char tmp[32];
 
-    if (number_as_int(v, &n)) {
-        snprintf(tmp, sizeof(tmp), "%lld", (long long)n);
-        puts_(out, tmp);
+    if (dtk_fielderr_number_int(v, &n)) {
+        (void)dtk_buf_printf(out, "%lld", (long long)n);
         return;
     }
     dtk_fielderr_fmt_float(out, dtk_json_double(v));
@@ -590,16 +595,18 @@ void dtk_fielderr_too_long(dtk_fielderr_list *list,
                            const dtk_json *value,
                            int64_t max_length)
 {
-    char detail[96];
+    dtk_buf detail = DTK_BUF_INIT(0);
 
     (void)value;
     if (max_length >= 0) {
-        snprintf(detail, sizeof(detail), "may not be more than %lld bytes",
-                 (long long)max_length);
+        (void)dtk_buf_printf(&detail, "may not be more than %lld bytes",
+                             (long long)max_length);
     } else {
-        snprintf(detail, sizeof(detail), "value is too long");
+        (void)dtk_buf_puts(&detail, "value is too long");
     }
-    add_plain(list, "FieldValueTooLong", "Too long", field, detail);
+    add_plain(list, "FieldValueTooLong", "Too long", field,
+              dtk_buf_cstr(&detail));
+    dtk_buf_dispose(&detail);
 }
 
 void dtk_fielderr_too_many(dtk_fielderr_list *list,
@@ -608,20 +615,17 @@ void dtk_fielderr_too_many(dtk_fielderr_list *list,
                            int64_t max_items)
 {
     dtk_buf body = DTK_BUF_INIT(MESSAGE_LIMIT);
-    char tmp[96];
 
     puts_(&body, "Too many");
     if (actual >= 0) {
-        snprintf(tmp, sizeof(tmp), ": %lld", (long long)actual);
-        puts_(&body, tmp);
+        (void)dtk_buf_printf(&body, ": %lld", (long long)actual);
     }
     if (max_items >= 0) {
-        snprintf(tmp, sizeof(tmp), ": must have at most %lld items",
-                 (long long)max_items);
+        (void)dtk_buf_printf(&body, ": must have at most %lld items",
+                             (long long)max_items);
     } else {
-        snprintf(tmp, sizeof(tmp), ": has too many items");
+        puts_(&body, ": has too many items");
     }
-    puts_(&body, tmp);
     add_body(list, "FieldValueTooMany", field, &body);
 }
 

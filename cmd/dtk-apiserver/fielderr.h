@@ -145,6 +145,10 @@ void dtk_fielderr_fmt_float(dtk_buf *out, double v);
 /* A float64 as Go's encoding/json writes it: shortest repr, exponent form
  * below 1e-6 and from 1e21 on (1e-7, 1e+21). */
 void dtk_fielderr_fmt_float_json(dtk_buf *out, double v);
+/* Whether a JSON number decodes to an int64 in Kubernetes (integer text
+ * that fits; json.Number.Int64), with the value in *out. Leaves the error
+ * state and errno alone. */
+int dtk_fielderr_number_int(const dtk_json *v, int64_t *out);
 /* Go %v of a JSON number as Kubernetes decodes it: an int64 when the text is
  * an integer that fits, else a float64. */
 void dtk_fielderr_fmt_number(dtk_buf *out, const dtk_json *v);

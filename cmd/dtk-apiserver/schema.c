@@ -13,10 +13,25 @@
  * unless a blocking error came first. Go iterates maps in random order; we
  * use the schema's property order, then the object's member order, so our
  * output is deterministic (Kubernetes' order may differ run to run).
- * Deliberately not reproduced: the internals of kube-openapi's MatchCount,
- * which decides which anyOf/oneOf branch's errors are shown when all fail
- * (we show the branch that passed the most checks, first one on a tie), and
- * the CEL cost estimator (a step limit per evaluation replaces it).
+ * Deliberately not reproduced, or reproduced only in part:
+ *   - kube-openapi's MatchCount, which picks the anyOf/oneOf branch whose
+ *     errors are shown when all fail (we show the branch that passed the
+ *     most checks, the first one on a tie);
+ *   - the CEL cost estimator at CRD creation, and CEL cost units at run
+ *     time: a step count with a per-call limit and a per-object budget
+ *     stands in for both (see schema_int.h);
+ *   - ObjectMeta validation of embedded resources: apiVersion, kind and
+ *     the path-segment rules of metadata.name only (no label, annotation,
+ *     namespace or generateName checks);
+ *   - ratcheting correlates properties, map keys and list-type=map items;
+ *     items of list-type=set lists are not correlated one by one (only
+ *     with their whole, unchanged list);
+ *   - the CRD root-schema restrictions that apply when the status
+ *     subresource is enabled (they belong to CRD validation, which sees
+ *     the subresources);
+ *   - Go's json.Marshal sorts object keys and escapes <, >, & in the
+ *     non-string enum values of "supported values: ..."; we keep the
+ *     member order and the characters.
  *
  * Recursion: schema depth is bounded by JSON parsing (128 levels) and
  * objects are validated along the schema, so recursion depth is at most the
@@ -36,6 +51,9 @@
 
 struct dtk_schema {
     dtk_schema__node *root;
+    int has_rules; /* any x-kubernetes-validations: Kubernetes has no CEL
+                      validator otherwise, and then never reports blocked
+                      rules */
 };
 
 #define BLOCKED_CEL_MESSAGE                                                   \
@@ -94,14 +112,7 @@ const dtk_schema__node *dtk_schema__prop_get(const dtk_schema__node *n,
  * is an integer that fits, a float64 otherwise. */
 static int num_as_int(const dtk_json *v, int64_t *out)
 {
-    if (!dtk_json_is_integer(v)) {
-        return 0;
-    }
-    if (dtk_json_int(out, v) < 0) {
-        dtk_error_clear();
-        return 0;
-    }
-    return 1;
+    return dtk_fielderr_number_int(v, out);
 }
 
 /* reflect.DeepEqual on decoded JSON: an int64 never equals a float64. */
@@ -297,8 +308,10 @@ typedef struct vctx {
     dtk_fielderr_list *errs;
     dtk_fielderr_list *warnings; /* ratcheted errors go here, may be NULL */
     const char *prefix; /* field prefix for kube-openapi names, or NULL */
-    int update;         /* old values are given: ratchet */
+    int update;         /* old values are given */
+    int ratcheting;     /* errors in unchanged values become warnings */
     int cel_stopped;    /* a rule ran out of budget: no further rules */
+    long cel_budget;    /* CEL steps left for this object */
 } vctx;
 
 /* Errors appended since mark belong to a value equal to its old value:
@@ -674,27 +687,44 @@ static int v_number(vctx *c,
 
 /* The old item a list-map item correlates with: same values for every map
  * key. NULL when there is none. */
+static int same_map_keys(const dtk_schema__node *n,
+                         const dtk_json *item,
+                         const dtk_json *o)
+{
+    if (o->type != DTK_JSON_OBJECT) {
+        return 0;
+    }
+    for (size_t k = 0; k < n->n_map_keys; k++) {
+        const dtk_json *a = dtk_json_get(item, n->map_keys[k]);
+        const dtk_json *b = dtk_json_get(o, n->map_keys[k]);
+
+        if (!((a == NULL && b == NULL) ||
+              (a != NULL && b != NULL && go_equal(a, b)))) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* The old item a list-map item at index hint correlates with: same values
+ * for every map key. The same index is tried first, so an update that
+ * keeps the order costs O(n) instead of O(n^2). NULL when there is none. */
 static const dtk_json *map_list_old_item(const dtk_schema__node *n,
                                          const dtk_json *item,
-                                         const dtk_json *old)
+                                         const dtk_json *old,
+                                         size_t hint)
 {
     if (old == NULL || old->type != DTK_JSON_ARRAY ||
         item->type != DTK_JSON_OBJECT) {
         return NULL;
     }
+    if (hint < old->u.array.len &&
+        same_map_keys(n, item, old->u.array.items[hint])) {
+        return old->u.array.items[hint];
+    }
     for (size_t i = 0; i < old->u.array.len; i++) {
-        const dtk_json *o = old->u.array.items[i];
-        int same = o->type == DTK_JSON_OBJECT;
-
-        for (size_t k = 0; same && k < n->n_map_keys; k++) {
-            const dtk_json *a = dtk_json_get(item, n->map_keys[k]);
-            const dtk_json *b = dtk_json_get(o, n->map_keys[k]);
-
-            same = (a == NULL && b == NULL) ||
-                   (a != NULL && b != NULL && go_equal(a, b));
-        }
-        if (same) {
-            return o;
+        if (same_map_keys(n, item, old->u.array.items[i])) {
+            return old->u.array.items[i];
         }
     }
     return NULL;
@@ -718,7 +748,7 @@ static size_t v_slice(vctx *c,
             const dtk_json *oi = NULL;
 
             if (n->list_type == DTK_SCHEMA__LIST_MAP) {
-                oi = map_list_old_item(n, v->u.array.items[i], old);
+                oi = map_list_old_item(n, v->u.array.items[i], old, i);
             }
             path_index(name, i);
             count += v_schema(c, n->items, v->u.array.items[i], name, oi);
@@ -1111,10 +1141,11 @@ static size_t v_schema(vctx *c,
     size_t mark = c->errs->len;
     size_t count;
 
-    if (c->update && old != NULL && go_equal(v, old)) {
+    if (c->ratcheting && old != NULL && go_equal(v, old)) {
         vctx plain = *c;
 
         plain.update = 0;
+        plain.ratcheting = 0;
         count = v_schema_inner(&plain, n, v, name, NULL);
         ratchet(c, mark);
         return count;
@@ -1509,15 +1540,30 @@ static void cel_rules(vctx *c,
             /* Transition rules run only when there is an old value. */
             continue;
         }
-        error = dtk_schema__cel_eval_bool(r->program, v, old, &result, &err);
+        if (c->cel_budget <= 0) {
+            dtk_fielderr_invalid_string(c->errs, path_str(path), n->type,
+                                        "validation failed due to running "
+                                        "out of cost budget, no further "
+                                        "validation rules will be run");
+            c->cel_stopped = 1;
+            return;
+        }
+        error = dtk_schema__cel_eval_bool(r->program, v, old, &c->cel_budget,
+                                          &result, &err);
         if (error == DTK_ETOOBIG) {
             dtk_buf msg = DTK_BUF_INIT(0);
 
-            (void)dtk_buf_printf(&msg,
-                                 "'%s': no further validation rules "
-                                 "will be run due to call cost exceeds "
-                                 "limit for rule: %s",
-                                 err, rule_error_string(r));
+            if (c->cel_budget < 0) {
+                (void)dtk_buf_puts(&msg, "validation failed due to running "
+                                         "out of cost budget, no further "
+                                         "validation rules will be run");
+            } else {
+                (void)dtk_buf_printf(&msg,
+                                     "'%s': no further validation rules "
+                                     "will be run due to call cost exceeds "
+                                     "limit for rule: %s",
+                                     err, rule_error_string(r));
+            }
             dtk_fielderr_invalid_string(c->errs, path_str(path), n->type,
                                         dtk_buf_cstr(&msg));
             dtk_buf_dispose(&msg);
@@ -1560,7 +1606,8 @@ static void cel_rules(vctx *c,
             if (r->message_program != NULL) {
                 char *merr = NULL;
                 int e2 = dtk_schema__cel_eval_string(r->message_program, v, old,
-                                                     &msg_expr, &merr);
+                                                     &c->cel_budget, &msg_expr,
+                                                     &merr);
 
                 dtk_free(merr);
                 if (e2 == 0) {
@@ -1619,7 +1666,7 @@ static void v_cel(vctx *c,
     if (old != NULL && old->type == DTK_JSON_NULL) {
         old = NULL;
     }
-    if (c->update && correlated) {
+    if (c->ratcheting && correlated) {
         unchanged = old != NULL && go_equal(v, old);
     }
     cel_rules(c, n, n, v, old, path, unchanged);
@@ -1662,7 +1709,7 @@ static void v_cel(vctx *c,
 
             /* Only list-type map items correlate with old items. */
             if (n->list_type == DTK_SCHEMA__LIST_MAP) {
-                oi = map_list_old_item(n, v->u.array.items[i], old);
+                oi = map_list_old_item(n, v->u.array.items[i], old, i);
             }
             path_index(path, i);
             v_cel(c, n->items, v->u.array.items[i], oi, path, unchanged,
@@ -1691,6 +1738,7 @@ int dtk_schema_has_blocking_error(const dtk_fielderr_list *errs)
 static void validate(const dtk_schema *s,
                      const dtk_json *obj,
                      const dtk_json *old,
+                     int status_only,
                      dtk_fielderr_list *errs,
                      dtk_fielderr_list *warnings)
 {
@@ -1701,12 +1749,31 @@ static void validate(const dtk_schema *s,
     memset(&c, 0, sizeof(c));
     c.errs = errs;
     c.warnings = warnings;
+    c.cel_budget = DTK_SCHEMA__CEL_BUDGET;
     c.update = old != NULL;
-    /* 1. the OpenAPI schema */
-    (void)v_schema(&c, s->root, obj, &name, old);
-    /* 2. embedded resources */
+    c.ratcheting = old != NULL;
+    if (status_only) {
+        /* 1. .status against the status schema alone, with names relative
+         * to it under the field "status" (ValidateStatusUpdate) */
+        const dtk_schema__node *sn = dtk_schema__prop_get(s->root, "status");
+        const dtk_json *st = dtk_json_get(obj, "status");
+
+        if (sn != NULL && st != NULL) {
+            c.prefix = "status";
+            (void)v_schema(&c, sn, st, &name,
+                           old != NULL ? dtk_json_get(old, "status") : NULL);
+            c.prefix = NULL;
+        }
+    } else {
+        /* 1. the OpenAPI schema */
+        (void)v_schema(&c, s->root, obj, &name, old);
+        /* 2. embedded resources */
+        c.update = 0;
+        c.ratcheting = 0;
+        v_embedded(&c, s->root, obj, &path);
+    }
     c.update = 0;
-    v_embedded(&c, s->root, obj, &path);
+    c.ratcheting = 0;
     /* 3. list types; on update only when the old object kept them */
     if (old != NULL) {
         dtk_fielderr_list old_errs = DTK_FIELDERR_LIST_INIT;
@@ -1722,11 +1789,14 @@ static void validate(const dtk_schema *s,
         v_listtype(&c, s->root, obj, &path);
     }
     /* 4. CEL, unless the object does not have the shape rules expect */
-    if (dtk_schema_has_blocking_error(errs)) {
+    if (!s->has_rules) {
+        /* no CEL validator */
+    } else if (dtk_schema_has_blocking_error(errs)) {
         dtk_fielderr_invalid(errs, DTK_FIELDERR_NIL_PATH, NULL,
                              BLOCKED_CEL_MESSAGE);
     } else {
         c.update = old != NULL;
+        c.ratcheting = old != NULL;
         v_cel(&c, s->root, obj, old, &path, 0, old != NULL);
     }
     dtk_buf_dispose(&name);
@@ -1737,7 +1807,7 @@ void dtk_schema_validate(const dtk_schema *s,
                          const dtk_json *obj,
                          dtk_fielderr_list *errs)
 {
-    validate(s, obj, NULL, errs, NULL);
+    validate(s, obj, NULL, 0, errs, NULL);
 }
 
 void dtk_schema_validate_update(const dtk_schema *s,
@@ -1746,7 +1816,16 @@ void dtk_schema_validate_update(const dtk_schema *s,
                                 dtk_fielderr_list *errs,
                                 dtk_fielderr_list *warnings)
 {
-    validate(s, obj, old, errs, warnings);
+    validate(s, obj, old, 0, errs, warnings);
+}
+
+void dtk_schema_validate_status_update(const dtk_schema *s,
+                                       const dtk_json *obj,
+                                       const dtk_json *old,
+                                       dtk_fielderr_list *errs,
+                                       dtk_fielderr_list *warnings)
+{
+    validate(s, obj, old, 1, errs, warnings);
 }
 
 /* ------------------------------------------------------------------ */
@@ -2160,6 +2239,7 @@ typedef struct cctx {
     dtk_fielderr_list structural; /* sorted before they are reported */
     dtk_fielderr_list spec;       /* OpenAPI keyword errors */
     dtk_fielderr_list cel;        /* rule compile errors */
+    size_t rules;                 /* x-kubernetes-validations seen */
 } cctx;
 
 static const char *const known_types[] = {"array",  "boolean", "integer",
@@ -2731,6 +2811,7 @@ static void compile_rules(cctx *cc,
     }
     n->rules = dtk_calloc(rules->u.array.len ? rules->u.array.len : 1,
                           sizeof(*n->rules));
+    cc->rules += rules->u.array.len;
     for (size_t i = 0; i < rules->u.array.len; i++) {
         const dtk_json *r = rules->u.array.items[i];
         const char *rule = dtk_json_get_string(r, "rule");
@@ -2848,6 +2929,30 @@ static void compile_rules(cctx *cc,
         out.reason = reason != NULL ? dtk_strdup(reason) : NULL;
         n->rules[n->n_rules++] = out;
     }
+}
+
+/* x-kubernetes-list-map-keys errors print the keys as Go prints a
+ * []string: []string{"a", "b"}. */
+static void keys_invalid(dtk_fielderr_list *errs,
+                         const dtk_buf *path,
+                         const dtk_json *keys,
+                         const char *detail)
+{
+    dtk_buf body = DTK_BUF_INIT(0);
+
+    (void)dtk_buf_puts(&body, "Invalid value: []string{");
+    for (size_t i = 0; i < keys->u.array.len; i++) {
+        const dtk_json *k = keys->u.array.items[i];
+
+        if (i > 0) {
+            (void)dtk_buf_puts(&body, ", ");
+        }
+        dtk_fielderr_fmt_quote(&body, k->u.string.ptr, k->u.string.len);
+    }
+    (void)dtk_buf_printf(&body, "}: %s", detail);
+    dtk_fielderr_add(errs, "FieldValueInvalid", dtk_buf_cstr(path),
+                     dtk_buf_cstr(&body));
+    dtk_buf_dispose(&body);
 }
 
 static dtk_schema__node *compile_node(cctx *cc,
@@ -3224,21 +3329,35 @@ static dtk_schema__node *compile_node(cctx *cc,
                 dtk_json_free(ltv);
                 path_truncate(path, m);
             }
-            if (n->list_type == DTK_SCHEMA__LIST_SET && n->items != NULL &&
-                n->items->types == DTK_SCHEMA__T_OBJECT) {
+            if (n->list_type == DTK_SCHEMA__LIST_SET && n->items != NULL) {
                 const dtk_json *ij = dtk_json_get(j, "items");
                 const char *imt =
                     dtk_json_get_string(ij, "x-kubernetes-map-type");
+                const char *ilt =
+                    dtk_json_get_string(ij, "x-kubernetes-list-type");
+                size_t m = path->len;
 
-                if (imt == NULL || strcmp(imt, "atomic") != 0) {
-                    size_t m = path->len;
-                    dtk_json *ltv = dtk_json_new_string(lt);
+                /* Go passes the items' list-type pointer as the value in
+                 * both cases: nil prints "null". */
+                if (n->items->types == DTK_SCHEMA__T_OBJECT &&
+                    (imt == NULL || strcmp(imt, "atomic") != 0)) {
+                    dtk_json *iv =
+                        ilt != NULL ? dtk_json_new_string(ilt) : NULL;
 
                     (void)dtk_buf_puts(path, ".items.x-kubernetes-map-type");
-                    dtk_fielderr_invalid(&cc->spec, dtk_buf_cstr(path), ltv,
+                    dtk_fielderr_invalid(&cc->spec, dtk_buf_cstr(path), iv,
                                          "must be atomic as item of a list "
                                          "with x-kubernetes-list-type=set");
-                    dtk_json_free(ltv);
+                    dtk_json_free(iv);
+                    path_truncate(path, m);
+                } else if (n->items->types == DTK_SCHEMA__T_ARRAY &&
+                           ilt != NULL && strcmp(ilt, "atomic") != 0) {
+                    (void)dtk_buf_puts(path, ".items.x-kubernetes-list-type");
+                    dtk_fielderr_invalid_string(&cc->spec, dtk_buf_cstr(path),
+                                                ilt,
+                                                "must be atomic as item of a "
+                                                "list with "
+                                                "x-kubernetes-list-type=set");
                     path_truncate(path, m);
                 }
             }
@@ -3277,10 +3396,9 @@ static dtk_schema__node *compile_node(cctx *cc,
                         if (kp == NULL) {
                             size_t m = kw(path, "x-kubernetes-list-map-keys");
 
-                            dtk_fielderr_invalid(&cc->spec, dtk_buf_cstr(path),
-                                                 keys_json,
-                                                 "entries must all be names "
-                                                 "of item properties");
+                            keys_invalid(&cc->spec, path, keys_json,
+                                         "entries must all be names of item "
+                                         "properties");
                             path_truncate(path, m);
                         } else if (kp->types == DTK_SCHEMA__T_ARRAY ||
                                    kp->types == DTK_SCHEMA__T_OBJECT) {
@@ -3301,10 +3419,9 @@ static dtk_schema__node *compile_node(cctx *cc,
                                 size_t m =
                                     kw(path, "x-kubernetes-list-map-keys");
 
-                                dtk_fielderr_invalid(
-                                    &cc->spec, dtk_buf_cstr(path), keys_json,
-                                    "must not contain "
-                                    "duplicate entries");
+                                keys_invalid(&cc->spec, path, keys_json,
+                                             "must not contain duplicate "
+                                             "entries");
                                 path_truncate(path, m);
                             }
                         }
@@ -3514,6 +3631,7 @@ static dtk_schema__node *compile_node(cctx *cc,
     }
 
     /* --- CEL rules (their compile errors are reported last) --- */
+    n->resource_root = is_root;
     compile_rules(cc, n, j, path);
     return n;
 }
@@ -3602,6 +3720,7 @@ static void validate_default(cctx *cc, const dtk_schema__node *n, dtk_buf *path)
     memset(&c, 0, sizeof(c));
     c.errs = &errs;
     c.prefix = dtk_buf_cstr(&dpath);
+    c.cel_budget = DTK_SCHEMA__CEL_BUDGET;
     if (n->embedded && n->default_value->type == DTK_JSON_OBJECT) {
         dtk_buf p = DTK_BUF_INIT(0);
 
@@ -3620,6 +3739,7 @@ static void validate_default(cctx *cc, const dtk_schema__node *n, dtk_buf *path)
 
         (void)dtk_buf_puts(&p, dtk_buf_cstr(&dpath));
         c.update = 1;
+        c.ratcheting = 0;
         v_cel(&c, n, n->default_value, n->default_value, &p, 0, 1);
         dtk_buf_dispose(&p);
     }
@@ -3721,6 +3841,7 @@ int dtk_schema_compile(dtk_schema **out,
     }
     *out = dtk_calloc(1, sizeof(**out));
     (*out)->root = root;
+    (*out)->has_rules = cc.rules > 0;
     root = NULL;
 out:
     node_free(root);

@@ -75,6 +75,18 @@ void dtk_schema_validate_update(const dtk_schema *s,
                                 dtk_fielderr_list *errs,
                                 dtk_fielderr_list *warnings);
 
+/* Validation for a write to the /status subresource, as the status
+ * strategy does: only .status is checked against the schema's "status"
+ * property (fields under "status", but kube-openapi names relative to it:
+ * "status.phase: Invalid value: 5: phase in body must be of type string:
+ * ..."), then list types and CEL rules on the whole object, with
+ * ratcheting as in dtk_schema_validate_update. */
+void dtk_schema_validate_status_update(const dtk_schema *s,
+                                       const dtk_json *obj,
+                                       const dtk_json *old,
+                                       dtk_fielderr_list *errs,
+                                       dtk_fielderr_list *warnings);
+
 /* Removes the fields the schema does not declare, unless
  * x-kubernetes-preserve-unknown-fields is true at that level. At the root
  * and in embedded resources apiVersion, kind and metadata are kept (an

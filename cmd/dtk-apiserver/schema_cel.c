@@ -54,9 +54,6 @@
 
 #define MAX_PARSE_DEPTH         100
 #define MAX_COMPREHENSION_DEPTH 8
-/* Steps one evaluation may take; one step per AST node visited and per
- * element a comprehension or equality touches. */
-#define STEP_LIMIT 1000000L
 
 /* ------------------------------------------------------------------ */
 /* AST                                                                  */
@@ -611,6 +608,14 @@ static int enter(parser *p)
     return 1;
 }
 
+/* One more level of a left-deep chain (a.b.c, 1 + 2 + 3): these nest the
+ * AST as deeply as parentheses do, so they count against the same limit. */
+static int chain(parser *p, int *levels)
+{
+    (*levels)++;
+    return enter(p);
+}
+
 static void parse_args(parser *p, ast *call, const char *close)
 {
     if (is_punct(p, close)) {
@@ -858,9 +863,14 @@ static ast *parse_primary(parser *p)
 static ast *parse_member(parser *p)
 {
     ast *a = parse_primary(p);
+    int levels = 0;
 
     while (a != NULL && p->err == NULL) {
         size_t pos = p->tpos;
+
+        if ((is_punct(p, ".") || is_punct(p, "[")) && !chain(p, &levels)) {
+            break;
+        }
 
         if (is_punct(p, ".")) {
             char *name;
@@ -946,6 +956,7 @@ static ast *parse_member(parser *p)
         }
         break;
     }
+    p->depth -= levels;
     if (p->err != NULL) {
         ast_free(a);
         return NULL;
@@ -1005,6 +1016,7 @@ static ast *binary(op o, size_t pos, ast *l, ast *r)
 static ast *parse_mul(parser *p)
 {
     ast *l = parse_unary(p);
+    int levels = 0;
 
     while (l != NULL &&
            (is_punct(p, "*") || is_punct(p, "/") || is_punct(p, "%"))) {
@@ -1012,40 +1024,56 @@ static ast *parse_mul(parser *p)
         size_t pos = p->tpos;
         ast *r;
 
+        if (!chain(p, &levels)) {
+            ast_free(l);
+            l = NULL;
+            break;
+        }
         next(p);
         r = parse_unary(p);
         if (r == NULL) {
             ast_free(l);
-            return NULL;
+            l = NULL;
+            break;
         }
         l = binary(o, pos, l, r);
     }
+    p->depth -= levels;
     return l;
 }
 
 static ast *parse_add(parser *p)
 {
     ast *l = parse_mul(p);
+    int levels = 0;
 
     while (l != NULL && (is_punct(p, "+") || is_punct(p, "-"))) {
         op o = is_punct(p, "+") ? OP_ADD : OP_SUB;
         size_t pos = p->tpos;
         ast *r;
 
+        if (!chain(p, &levels)) {
+            ast_free(l);
+            l = NULL;
+            break;
+        }
         next(p);
         r = parse_mul(p);
         if (r == NULL) {
             ast_free(l);
-            return NULL;
+            l = NULL;
+            break;
         }
         l = binary(o, pos, l, r);
     }
+    p->depth -= levels;
     return l;
 }
 
 static ast *parse_rel(parser *p)
 {
     ast *l = parse_add(p);
+    int levels = 0;
 
     for (;;) {
         op o;
@@ -1053,6 +1081,7 @@ static ast *parse_rel(parser *p)
         ast *r;
 
         if (l == NULL) {
+            p->depth -= levels;
             return NULL;
         }
         if (is_punct(p, "==")) {
@@ -1070,12 +1099,19 @@ static ast *parse_rel(parser *p)
         } else if (is_ident(p, "in")) {
             o = OP_IN;
         } else {
+            p->depth -= levels;
             return l;
+        }
+        if (!chain(p, &levels)) {
+            ast_free(l);
+            p->depth -= levels;
+            return NULL;
         }
         next(p);
         r = parse_add(p);
         if (r == NULL) {
             ast_free(l);
+            p->depth -= levels;
             return NULL;
         }
         l = binary(o, pos, l, r);
@@ -1085,38 +1121,54 @@ static ast *parse_rel(parser *p)
 static ast *parse_and(parser *p)
 {
     ast *l = parse_rel(p);
+    int levels = 0;
 
     while (l != NULL && is_punct(p, "&&")) {
         size_t pos = p->tpos;
         ast *r;
 
+        if (!chain(p, &levels)) {
+            ast_free(l);
+            l = NULL;
+            break;
+        }
         next(p);
         r = parse_rel(p);
         if (r == NULL) {
             ast_free(l);
-            return NULL;
+            l = NULL;
+            break;
         }
         l = binary(OP_AND, pos, l, r);
     }
+    p->depth -= levels;
     return l;
 }
 
 static ast *parse_or(parser *p)
 {
     ast *l = parse_and(p);
+    int levels = 0;
 
     while (l != NULL && is_punct(p, "||")) {
         size_t pos = p->tpos;
         ast *r;
 
+        if (!chain(p, &levels)) {
+            ast_free(l);
+            l = NULL;
+            break;
+        }
         next(p);
         r = parse_and(p);
         if (r == NULL) {
             ast_free(l);
-            return NULL;
+            l = NULL;
+            break;
         }
         l = binary(OP_OR, pos, l, r);
     }
+    p->depth -= levels;
     return l;
 }
 
@@ -1179,6 +1231,7 @@ typedef struct sinfo {
     stype t;
     const dtk_schema__node *schema; /* for maps and lists, when known */
     int resource; /* an object whose apiVersion/kind/metadata are visible */
+    int meta;     /* such an object's metadata: name, generateName only */
 } sinfo;
 
 typedef struct checker {
@@ -1297,6 +1350,15 @@ static sinfo select_type(checker *c,
     const dtk_schema__node *n = from->schema;
     const dtk_schema__node *prop;
 
+    if (from->meta) {
+        sinfo s = {ST_STRING, NULL, 0};
+
+        if (strcmp(field, "name") == 0 || strcmp(field, "generateName") == 0) {
+            return s;
+        }
+        p_error(c->p, pos, "undefined field '%s'", field);
+        return dyn;
+    }
     if (from->t == ST_DYN || n == NULL) {
         return dyn;
     }
@@ -1312,21 +1374,20 @@ static sinfo select_type(checker *c,
         return s;
     }
     if (from->resource && strcmp(field, "metadata") == 0) {
-        /* Kubernetes exposes metadata.name and generateName only; we
-         * allow any field of it. */
-        sinfo s = {ST_MAP, NULL, 0};
+        /* Kubernetes exposes metadata.name and generateName only. */
+        sinfo s = {ST_MAP, NULL, 0, 1};
 
         return s;
     }
+    /* Kubernetes types CEL from the schema alone: fields kept by
+     * x-kubernetes-preserve-unknown-fields are not visible, and declared
+     * fields without a type are left out of the object type. */
     prop = dtk_schema__prop_get(n, field);
-    if (prop != NULL) {
+    if (prop != NULL && (prop->types != 0 || prop->int_or_string)) {
         return of_schema(prop, prop->embedded);
     }
-    if (n->additional != NULL) {
+    if (prop == NULL && n->additional != NULL) {
         return of_schema(n->additional, n->additional->embedded);
-    }
-    if (n->preserve_unknown || (n->has_additional && n->additional_bool)) {
-        return dyn;
     }
     p_error(c->p, pos, "undefined field '%s'", field);
     return dyn;
@@ -1830,7 +1891,8 @@ int dtk_schema__cel_compile(dtk_schema__cel **out,
         c.p = &p;
         c.names[0] = "self";
         c.names[1] = "oldSelf";
-        c.vars[0] = of_schema(self, self != NULL && self->embedded);
+        c.vars[0] = of_schema(
+            self, self != NULL && (self->embedded || self->resource_root));
         c.vars[1] = c.vars[0];
         c.nvars = 2;
         result = check(&c, root);
@@ -1913,6 +1975,7 @@ typedef struct val {
 typedef struct eval {
     val vars[2 + MAX_COMPREHENSION_DEPTH];
     long steps;
+    long limit; /* the per-call limit, or less when the budget is short */
     int over_budget;
     /* Everything created during one evaluation, freed at the end. */
     dtk_json **json;
@@ -2016,11 +2079,10 @@ static val of_json(const dtk_json *j)
         v.b = j->u.boolean;
         break;
     case DTK_JSON_NUMBER:
-        if (dtk_json_is_integer(j) && dtk_json_int(&i, j) == 0) {
+        if (dtk_fielderr_number_int(j, &i)) {
             v.k = V_INT;
             v.i = i;
         } else {
-            dtk_error_clear();
             v.k = V_DOUBLE;
             v.d = dtk_json_double(j);
         }
@@ -2055,11 +2117,12 @@ static dtk_json *to_json(const val *v)
 
         /* Keep doubles doubles: "2" would read back as an int. */
         if (dtk_json_is_integer(j)) {
-            char tmp[48];
+            dtk_buf b = DTK_BUF_INIT(0);
 
-            snprintf(tmp, sizeof(tmp), "%.1f", v->d);
+            (void)dtk_buf_printf(&b, "%s.0", j->u.number);
             dtk_json_free(j);
-            j = dtk_json_new_number_text(tmp);
+            j = dtk_json_new_number_text(dtk_buf_cstr(&b));
+            dtk_buf_dispose(&b);
         }
         return j;
     }
@@ -2099,7 +2162,7 @@ static val ev(eval *e, const ast *a);
 
 static int step(eval *e)
 {
-    if (++e->steps > STEP_LIMIT) {
+    if (++e->steps > e->limit) {
         e->over_budget = 1;
         return 0;
     }
@@ -2336,8 +2399,7 @@ static val ev_arith(eval *e, op o, val l, val r)
         dtk_json *j = dtk_json_new_array();
         val v;
 
-        if (e->steps + (long)(l.j->u.array.len + r.j->u.array.len) >
-            STEP_LIMIT) {
+        if (e->steps + (long)(l.j->u.array.len + r.j->u.array.len) > e->limit) {
             dtk_json_free(j);
             return over_budget(e);
         }
@@ -2417,16 +2479,19 @@ static val ev_call(eval *e, const ast *a)
         }
     }
     if (strcmp(fn, "string") == 0) {
-        char tmp[64];
-
         switch (arg.k) {
         case V_STRING:
             return arg;
         case V_BOOL:
             return vstr(arg.b ? "true" : "false", arg.b ? 4 : 5);
-        case V_INT:
-            snprintf(tmp, sizeof(tmp), "%lld", (long long)arg.i);
-            return vstr(keep_str(e, dtk_strdup(tmp)), strlen(tmp));
+        case V_INT: {
+            dtk_buf b = DTK_BUF_INIT(0);
+            size_t n;
+
+            (void)dtk_buf_printf(&b, "%lld", (long long)arg.i);
+            n = b.len;
+            return vstr(keep_str(e, dtk_buf_detach(&b)), n);
+        }
         case V_DOUBLE: {
             dtk_buf b = DTK_BUF_INIT(0);
             size_t n;
@@ -2937,11 +3002,18 @@ static void eval_dispose(eval *e)
 static int run(const dtk_schema__cel *p,
                const dtk_json *self,
                const dtk_json *old_self,
+               long *budget,
                eval *e,
                val *out,
                char **err_out)
 {
+    int error = 0;
+
     memset(e, 0, sizeof(*e));
+    e->limit = DTK_SCHEMA__CEL_CALL_LIMIT;
+    if (budget != NULL && *budget < e->limit) {
+        e->limit = *budget;
+    }
     e->vars[0] = of_json(self);
     if (old_self != NULL) {
         e->vars[1] = of_json(old_self);
@@ -2953,18 +3025,24 @@ static int run(const dtk_schema__cel *p,
     if (e->over_budget) {
         *err_out = dtk_strdup("operation cancelled: actual cost limit "
                               "exceeded");
-        return DTK_ETOOBIG;
-    }
-    if (out->k == V_ERR) {
+        error = DTK_ETOOBIG;
+    } else if (out->k == V_ERR) {
         *err_out = dtk_strndup(out->s, out->n);
-        return DTK_EINVALID;
+        error = DTK_EINVALID;
     }
-    return 0;
+    if (budget != NULL) {
+        *budget -= e->steps;
+        if (e->over_budget && e->limit < DTK_SCHEMA__CEL_CALL_LIMIT) {
+            *budget = -1; /* the object's budget ran out, not the call's */
+        }
+    }
+    return error;
 }
 
 int dtk_schema__cel_eval_bool(const dtk_schema__cel *p,
                               const dtk_json *self,
                               const dtk_json *old_self,
+                              long *budget,
                               int *result,
                               char **err_out)
 {
@@ -2973,7 +3051,7 @@ int dtk_schema__cel_eval_bool(const dtk_schema__cel *p,
     int error;
 
     *err_out = NULL;
-    error = run(p, self, old_self, &e, &v, err_out);
+    error = run(p, self, old_self, budget, &e, &v, err_out);
     if (error == 0 && v.k != V_BOOL) {
         *err_out = dtk_strdup("no such overload");
         error = DTK_EINVALID;
@@ -2988,6 +3066,7 @@ int dtk_schema__cel_eval_bool(const dtk_schema__cel *p,
 int dtk_schema__cel_eval_string(const dtk_schema__cel *p,
                                 const dtk_json *self,
                                 const dtk_json *old_self,
+                                long *budget,
                                 char **out,
                                 char **err_out)
 {
@@ -2997,7 +3076,7 @@ int dtk_schema__cel_eval_string(const dtk_schema__cel *p,
 
     *out = NULL;
     *err_out = NULL;
-    error = run(p, self, old_self, &e, &v, err_out);
+    error = run(p, self, old_self, budget, &e, &v, err_out);
     if (error == 0 && v.k != V_STRING) {
         *err_out = dtk_strdup("messageExpression failed to convert to string");
         error = DTK_EINVALID;

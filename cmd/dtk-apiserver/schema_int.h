@@ -54,9 +54,10 @@ struct dtk_schema__node {
     int int_or_string;
     int preserve_unknown;
     int embedded;
-    char *format; /* a supported string format, normalized ("datetime"), or
-                     NULL: unsupported formats are ignored, as Kubernetes'
-                     StripUnsupportedFormatsPostProcess does */
+    int resource_root; /* the root: apiVersion, kind, metadata visible */
+    char *format;      /* a supported string format, normalized ("datetime"), or
+                          NULL: unsupported formats are ignored, as Kubernetes'
+                          StripUnsupportedFormatsPostProcess does */
 
     int has_maximum, has_minimum, has_multiple_of;
     int exclusive_maximum, exclusive_minimum;
@@ -105,10 +106,12 @@ const dtk_schema__node *dtk_schema__prop_get(const dtk_schema__node *n,
 /* --- Patterns (schema_regex.c) -------------------------------------- */
 
 /* Compiles a CRD pattern (Go RE2 syntax, which CRD authors write as
- * ECMA-262 in practice) into a POSIX extended regex. On failure returns
- * DTK_EINVALID and sets *err_out to a message worded like Go's regexp
- * package ("error parsing regexp: missing closing ): `(a`"); the caller
- * frees it. */
+ * ECMA-262 in practice) into a POSIX extended regex. On failure sets
+ * *err_out (the caller frees it) and returns DTK_EINVALID for a pattern Go
+ * rejects too, worded like Go's regexp package ("error parsing regexp:
+ * missing closing ): `(a`"), or DTK_ERROR for valid RE2 this server cannot
+ * run ("a Unicode class (\p{...}) is not supported by this development
+ * API server"). */
 int dtk_schema__regex_compile(regex_t **out,
                               const char *pattern,
                               char **err_out);
@@ -143,13 +146,23 @@ int dtk_schema__cel_compile(dtk_schema__cel **out,
 void dtk_schema__cel_free(dtk_schema__cel *p);
 int dtk_schema__cel_uses_old_self(const dtk_schema__cel *p);
 
+/* The steps one evaluation may take (Kubernetes' per-call cost limit),
+ * and the steps all rules of one object may take together (its runtime
+ * cost budget). A step is one AST node visited or one element a
+ * comprehension, equality or concatenation touches. */
+#define DTK_SCHEMA__CEL_CALL_LIMIT 1000000L
+#define DTK_SCHEMA__CEL_BUDGET     10000000L
+
 /* Evaluates a bool program. self must not be NULL; old_self is NULL when
- * there is no old value. Returns 0 with *result set, DTK_EINVALID for an
- * evaluation error ("no such key: x") or DTK_ETOOBIG when the cost limit
- * was hit, with *err_out set (caller frees). */
+ * there is no old value. *budget (steps left for this object, may be NULL)
+ * is charged with the steps taken. Returns 0 with *result set,
+ * DTK_EINVALID for an evaluation error ("no such key: x") or DTK_ETOOBIG
+ * when the per-call limit or the budget ran out (*budget < 0 then tells
+ * the budget), with *err_out set (caller frees). */
 int dtk_schema__cel_eval_bool(const dtk_schema__cel *p,
                               const dtk_json *self,
                               const dtk_json *old_self,
+                              long *budget,
                               int *result,
                               char **err_out);
 /* Evaluates a string program (messageExpression); *out is owned by the
@@ -157,6 +170,7 @@ int dtk_schema__cel_eval_bool(const dtk_schema__cel *p,
 int dtk_schema__cel_eval_string(const dtk_schema__cel *p,
                                 const dtk_json *self,
                                 const dtk_json *old_self,
+                                long *budget,
                                 char **out,
                                 char **err_out);
 

@@ -214,7 +214,6 @@ static void cs_emit(translator *t, charset *cs, int negated)
     }
     for (unsigned c = 1; c < 256; c++) {
         unsigned end;
-        char tmp[8];
 
         if (!cs_has(cs, c) || c == ']' || c == '-' || c == '^') {
             continue;
@@ -224,14 +223,13 @@ static void cs_emit(translator *t, charset *cs, int negated)
                end + 1 != '-' && end + 1 != '^') {
             end++;
         }
+        (void)dtk_buf_putc(&t->out, (char)c);
         if (end > c + 1) {
-            snprintf(tmp, sizeof(tmp), "%c-%c", (char)c, (char)end);
-        } else if (end == c + 1) {
-            snprintf(tmp, sizeof(tmp), "%c%c", (char)c, (char)end);
-        } else {
-            snprintf(tmp, sizeof(tmp), "%c", (char)c);
+            (void)dtk_buf_putc(&t->out, '-');
         }
-        emit(t, tmp);
+        if (end > c) {
+            (void)dtk_buf_putc(&t->out, (char)end);
+        }
         c = end;
     }
     (void)dtk_buf_put(&t->out, dtk_buf_cstr(&cs->classes), cs->classes.len);
