@@ -131,8 +131,9 @@ static void unknown_fields_text(dtk_buf *out, const dtk_json *paths)
 }
 
 int dtk_custom_admit(const dtk_restype *t, dtk_json *obj, const dtk_json *old,
-                     const char *field_validation, dtk_fielderr_list *errs,
-                     dtk_json **bad_request_out, dtk_buf *warning_out)
+                     int status_only, const char *field_validation,
+                     dtk_fielderr_list *errs, dtk_json **bad_request_out,
+                     dtk_buf *warning_out)
 {
     dtk_json *unknown;
 
@@ -172,6 +173,8 @@ int dtk_custom_admit(const dtk_restype *t, dtk_json *obj, const dtk_json *old,
     dtk_json_free(unknown);
     if (old == NULL) {
         dtk_schema_validate(t->compiled, obj, errs);
+    } else if (status_only) {
+        dtk_schema_validate_status_update(t->compiled, obj, old, errs, NULL);
     } else {
         dtk_schema_validate_update(t->compiled, obj, old, errs, NULL);
     }

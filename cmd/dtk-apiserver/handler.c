@@ -272,8 +272,9 @@ static int admit_builtin(request *r, dtk_json *obj, const dtk_json *old,
 /* Custom resources: prune, default and validate against the CRD schema;
  * CRDs themselves: validate and compute their status. */
 int dtk_custom_admit(const dtk_restype *t, dtk_json *obj, const dtk_json *old,
-                     const char *field_validation, dtk_fielderr_list *errs,
-                     dtk_json **bad_request_out, dtk_buf *warning_out);
+                     int status_only, const char *field_validation,
+                     dtk_fielderr_list *errs, dtk_json **bad_request_out,
+                     dtk_buf *warning_out);
 void dtk_crd_set_status(dtk_json *crd);
 
 static int is_crd_type(const dtk_restype *t)
@@ -296,11 +297,13 @@ static int admit(request *r, dtk_json *obj, const dtk_json *old)
         validate_name(r->t, obj, &errs);
     }
     if (r->t->custom) {
-        error = dtk_custom_admit(r->t, obj, old, fv, &errs, &bad, &warning);
+        error = dtk_custom_admit(r->t, obj, old,
+                                 r->sub != NULL && strcmp(r->sub, "status") == 0,
+                                 fv, &errs, &bad, &warning);
     } else if (is_crd_type(r->t)) {
         dtk_registry_validate_crd(obj, &errs);
         if (errs.len == 0) {
-            error = dtk_custom_admit(NULL, obj, old, fv, &errs, &bad,
+            error = dtk_custom_admit(NULL, obj, old, 0, fv, &errs, &bad,
                                      &warning);
         }
         if (errs.len == 0 && bad == NULL) {
