@@ -793,6 +793,43 @@ static void test_apiserver__delete_collection_by_label(void **state)
     reply_dispose(&l);
 }
 
+static void test_apiserver__selector_watch_turns_mismatch_into_delete(
+    void **state)
+{
+    reply a, p1, p2;
+    dtk_json *events;
+    char q[256];
+
+    (void)state;
+    create_namespace("t-sel");
+    a = create_cm("t-sel", "a", "{\"app\":\"web\"}");
+    p1 = call("PATCH", "/api/v1/namespaces/t-sel/configmaps/a",
+              "application/merge-patch+json",
+              "{\"metadata\":{\"labels\":{\"app\":\"db\"}}}");
+    p2 = call("PATCH", "/api/v1/namespaces/t-sel/configmaps/a",
+              "application/merge-patch+json",
+              "{\"metadata\":{\"labels\":{\"app\":\"web\"}}}");
+    snprintf(q, sizeof(q),
+             "/api/v1/namespaces/t-sel/configmaps?watch=1&labelSelector="
+             "app%%3Dweb&resourceVersion=%lld&timeoutSeconds=1",
+             (long long)rv_of(a.body));
+    events = watch(q);
+    /* Stopped matching: DELETED (previous state, this event's version);
+     * matching again: ADDED. */
+    assert_int_equal(dtk_json_len(events), 2);
+    assert_string_equal(ev_type(events, 0), "DELETED");
+    assert_string_equal(str(dtk_json_at(events, 0),
+                            P("object", "metadata", "labels", "app")),
+                        "web");
+    assert_int_equal(rv_of(dtk_json_get(dtk_json_at(events, 0), "object")),
+                     rv_of(p1.body));
+    assert_string_equal(ev_type(events, 1), "ADDED");
+    dtk_json_free(events);
+    reply_dispose(&a);
+    reply_dispose(&p1);
+    reply_dispose(&p2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -814,6 +851,8 @@ int main(void)
         cmocka_unit_test(test_apiserver__discovery_lists_crd_resources),
         cmocka_unit_test(test_apiserver__slow_clients_do_not_block_others),
         cmocka_unit_test(test_apiserver__delete_collection_by_label),
+        cmocka_unit_test(
+            test_apiserver__selector_watch_turns_mismatch_into_delete),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
