@@ -442,9 +442,52 @@ static void after_commit(request *r, const dtk_json *obj)
     }
 }
 
+/* Answers with the stored text when it is what the client asked for: no
+ * copy and no second serialisation on the write path. */
+static void respond_stored(request *r, int code, const dtk_stored *st)
+{
+    if (!dtk_table_wanted(r->ex) &&
+        (r->t->storage_version || !r->t->custom)) {
+        dtk_httpserver_respond(r->ex, code, "application/json", st->text,
+                               st->text_len);
+        return;
+    }
+    respond_object(r, code, st->obj);
+}
+
+/* Commits obj (stolen) and answers with the committed object. An object
+ * that is being deleted and has no finalizers left is removed at once. */
+static void commit_and_respond(request *r, dtk_json *obj,
+                               dtk_event_type type, int code)
+{
+    dtk_bucket *b = r->t->bucket;
+    const char *ns = r->t->namespaced ? r->ns : NULL;
+    char *name = dtk_strdup(dtk_meta_get(obj, "name"));
+    dtk_stored *st;
+
+    if (dtk_store_put(r->s, b, obj, type) < 0) {
+        dtk_respond_error(r->ex, 500, "InternalError", "%s",
+                          dtk_error_last()->message);
+        goto out;
+    }
+    st = dtk_store_get(b, ns, name);
+    after_commit(r, st->obj);
+    if (being_deleted(st->obj) && !has_finalizers(st->obj)) {
+        dtk_json *last = dtk_json_copy(st->obj);
+
+        dtk_store_delete(r->s, b, ns, name);
+        dtk_housekeeping_kick(r->s);
+        respond_object(r, code, last);
+        dtk_json_free(last);
+    } else {
+        respond_stored(r, code, st);
+    }
+out:
+    dtk_free(name);
+}
+
 static void handle_create(request *r)
 {
-    dtk_apiserver *s = r->s;
     dtk_json *obj = NULL;
     dtk_json *meta;
     const char *name;
@@ -549,27 +592,8 @@ static void handle_create(request *r)
         respond_object(r, 201, obj);
         goto out;
     }
-    {
-        dtk_json *keep = dtk_json_copy(obj);
-
-        if (dtk_store_put(s, r->t->bucket, obj, DTK_EV_ADDED) < 0) {
-            obj = NULL;
-            dtk_json_free(keep);
-            dtk_respond_error(r->ex, 500, "InternalError", "%s",
-                              dtk_error_last()->message);
-            goto out;
-        }
-        obj = NULL;
-        dtk_json_set(dtk_meta_of(keep), "resourceVersion",
-                     dtk_json_new_string(dtk_meta_get(
-                         dtk_store_get(r->t->bucket, r->ns,
-                                       dtk_meta_get(keep, "name"))
-                             ->obj,
-                         "resourceVersion")));
-        after_commit(r, keep);
-        respond_object(r, 201, keep);
-        dtk_json_free(keep);
-    }
+    commit_and_respond(r, obj, DTK_EV_ADDED, 201);
+    obj = NULL;
 out:
     dtk_json_free(obj);
     dtk_buf_dispose(&qr);
@@ -997,7 +1021,6 @@ static void new_finalizers(dtk_buf *out, const dtk_json *before,
 static void update_object(request *r, dtk_stored *st, dtk_json *incoming,
                           int require_rv)
 {
-    dtk_apiserver *s = r->s;
     const dtk_json *old = st->obj;
     dtk_json *obj = NULL;
     dtk_json *meta;
@@ -1090,31 +1113,8 @@ static void update_object(request *r, dtk_stored *st, dtk_json *incoming,
         respond_object(r, 200, obj);
         goto out;
     }
-    {
-        dtk_json *keep = dtk_json_copy(obj);
-        dtk_bucket *b = r->t->bucket;
-        const char *ns = r->t->namespaced ? r->ns : NULL;
-
-        if (dtk_store_put(s, b, obj, DTK_EV_MODIFIED) < 0) {
-            obj = NULL;
-            dtk_json_free(keep);
-            dtk_respond_error(r->ex, 500, "InternalError", "%s",
-                              dtk_error_last()->message);
-            goto out;
-        }
-        obj = NULL;
-        st = dtk_store_get(b, ns, name);
-        dtk_json_set(dtk_meta_of(keep), "resourceVersion",
-                     dtk_json_new_string(dtk_meta_get(st->obj,
-                                                      "resourceVersion")));
-        after_commit(r, keep);
-        if (being_deleted(keep) && !has_finalizers(keep)) {
-            dtk_store_delete(s, b, ns, name);
-            dtk_housekeeping_kick(s);
-        }
-        respond_object(r, 200, keep);
-        dtk_json_free(keep);
-    }
+    commit_and_respond(r, obj, DTK_EV_MODIFIED, 200);
+    obj = NULL;
 out:
     dtk_json_free(incoming);
     dtk_json_free(obj);
