@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #include "cmd/dtk-apiserver/fielderr.h"
+#include "cmd/dtk-apiserver/smp.h"
 #include "cmd/dtk-apiserver/proto.h"
 #include "pkg/base/alloc.h"
 #include "pkg/base/clock.h"
@@ -24,8 +25,7 @@
 
 #define MAX_SEGMENTS 12
 
-int dtk_smp_apply(dtk_json **doc, const dtk_json *patch, const char *group,
-                  const char *kind);
+
 
 typedef struct request {
     dtk_apiserver *s;

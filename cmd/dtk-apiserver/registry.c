@@ -8,6 +8,7 @@
 
 #include "cmd/dtk-apiserver/fielderr.h"
 #include "cmd/dtk-apiserver/schema.h"
+#include "cmd/dtk-apiserver/smp.h"
 #include "pkg/base/alloc.h"
 
 typedef struct builtin {
@@ -98,7 +99,7 @@ void dtk_registry_add_builtins(dtk_apiserver *s)
         t->namespaced = b->namespaced;
         t->has_status = b->has_status;
         t->generation = b->generation;
-        t->strategic_merge = 1;
+        t->strategic_merge = dtk_smp_supported(b->group, b->kind);
         t->storage_version = 1;
         if (b->short_name != NULL) {
             t->short_names = dtk_calloc(1, sizeof(char *));
