@@ -19,8 +19,10 @@
  * DTK_ERROR_MESSAGE_MAX). */
 #define ENGINE_MESSAGE_MAX 400
 
-static int parse_host(dtk_docker *c, const dtk_docker_options *o,
-                      dtk_http_client_options *ho, int *tls_out)
+static int parse_host(dtk_docker *c,
+                      const dtk_docker_options *o,
+                      dtk_http_client_options *ho,
+                      int *tls_out)
 {
     const char *host = o->host != NULL ? o->host : DTK_DOCKER_DEFAULT_HOST;
     int tls = o->tls || o->ca_pem != NULL || o->cert_pem != NULL ||
@@ -58,8 +60,7 @@ static int parse_host(dtk_docker *c, const dtk_docker_options *o,
             colon < strchr(rest, ']')) {
             colon = NULL;
         }
-        if (dtk_buf_printf(&url, "%s://%s", tls ? "https" : "http", rest) <
-                0 ||
+        if (dtk_buf_printf(&url, "%s://%s", tls ? "https" : "http", rest) < 0 ||
             (colon == NULL &&
              dtk_buf_puts(&url, tls ? ":2376" : ":2375") < 0)) {
             dtk_buf_dispose(&url);
@@ -83,6 +84,34 @@ static int parse_host(dtk_docker *c, const dtk_docker_options *o,
                   "https://",
                   host);
     return DTK_EINVALID;
+}
+
+/* Parses "MAJOR.MINOR" (at most 5 digits each, nothing else). */
+static int version_number(unsigned *major, unsigned *minor, const char *text)
+{
+    unsigned v[2] = {0, 0};
+    const char *p = text;
+
+    if (text == NULL) {
+        return 0;
+    }
+    for (int i = 0; i < 2; i++) {
+        const char *start = p;
+
+        while (*p >= '0' && *p <= '9' && p - start < 5) {
+            v[i] = v[i] * 10 + (unsigned)(*p - '0');
+            p++;
+        }
+        if (p == start || (i == 0 && *p++ != '.')) {
+            return 0;
+        }
+    }
+    if (*p != '\0') {
+        return 0;
+    }
+    *major = v[0];
+    *minor = v[1];
+    return 1;
 }
 
 int dtk_docker_new(dtk_docker **out, const dtk_docker_options *options)
@@ -109,11 +138,8 @@ int dtk_docker_new(dtk_docker **out, const dtk_docker_options *options)
     }
     if (options->api_version != NULL) {
         unsigned major, minor;
-        char tail;
 
-        if (sscanf(options->api_version, "%u.%u%c", &major, &minor, &tail) !=
-                2 ||
-            strlen(options->api_version) >= sizeof(c->api_version)) {
+        if (!version_number(&major, &minor, options->api_version)) {
             dtk_error_set(DTK_ERRCLASS_DOCKER,
                           "api_version: expected MAJOR.MINOR, got '%s'",
                           options->api_version);
@@ -201,7 +227,9 @@ static void engine_message(char *out, size_t size, const dtk_buf *body)
     dtk_json_free(doc);
 }
 
-int dtk_docker__status_error(long status, const dtk_buf *body, int flags,
+int dtk_docker__status_error(long status,
+                             const dtk_buf *body,
+                             int flags,
                              const char *what)
 {
     char msg[ENGINE_MESSAGE_MAX + 1];
@@ -234,23 +262,16 @@ int dtk_docker__status_error(long status, const dtk_buf *body, int flags,
     if (msg[0] != '\0') {
         dtk_error_set(DTK_ERRCLASS_DOCKER, "%s: %s", what, msg);
     } else {
-        dtk_error_set(DTK_ERRCLASS_DOCKER, "%s: http status %ld", what,
-                      status);
+        dtk_error_set(DTK_ERRCLASS_DOCKER, "%s: http status %ld", what, status);
     }
     return code;
 }
 
 /* ---- Transport ----------------------------------------------------------- */
 
-static int version_number(unsigned *major, unsigned *minor, const char *text)
-{
-    char tail;
-
-    return text != NULL &&
-           sscanf(text, "%u.%u%c", major, minor, &tail) == 2;
-}
-
-static int version_less(unsigned amaj, unsigned amin, unsigned bmaj,
+static int version_less(unsigned amaj,
+                        unsigned amin,
+                        unsigned bmaj,
                         unsigned bmin)
 {
     return amaj < bmaj || (amaj == bmaj && amin < bmin);
@@ -335,8 +356,10 @@ static void tls_hint(const dtk_docker *c, int error)
     }
 }
 
-static int perform(dtk_docker *c, const dtk_docker__req *req,
-                   dtk_http_response *resp, dtk_http_data_cb cb,
+static int perform(dtk_docker *c,
+                   const dtk_docker__req *req,
+                   dtk_http_response *resp,
+                   dtk_http_data_cb cb,
                    void *payload)
 {
     dtk_buf url = DTK_BUF_INIT(0);
@@ -404,20 +427,24 @@ out:
     return error;
 }
 
-int dtk_docker__call(dtk_docker *c, const dtk_docker__req *req,
+int dtk_docker__call(dtk_docker *c,
+                     const dtk_docker__req *req,
                      dtk_http_response *resp)
 {
     return perform(c, req, resp, NULL, NULL);
 }
 
-int dtk_docker__stream(dtk_docker *c, const dtk_docker__req *req,
-                       dtk_http_response *resp, dtk_http_data_cb cb,
+int dtk_docker__stream(dtk_docker *c,
+                       const dtk_docker__req *req,
+                       dtk_http_response *resp,
+                       dtk_http_data_cb cb,
                        void *payload)
 {
     return perform(c, req, resp, cb, payload);
 }
 
-int dtk_docker__call_json(dtk_docker *c, const dtk_docker__req *req,
+int dtk_docker__call_json(dtk_docker *c,
+                          const dtk_docker__req *req,
                           dtk_json **out)
 {
     dtk_http_response resp = DTK_HTTP_RESPONSE_INIT;
@@ -513,15 +540,13 @@ int dtk_docker__filters(dtk_buf *query, const dtk_docker_list_options *opts)
     char *text = NULL;
     int error = 0;
 
-    if (opts == NULL ||
-        ((opts->labels == NULL || opts->labels[0] == NULL) &&
-         opts->name == NULL)) {
+    if (opts == NULL || ((opts->labels == NULL || opts->labels[0] == NULL) &&
+                         opts->name == NULL)) {
         return 0;
     }
     filters = dtk_json_new_object();
     if (opts->labels != NULL && opts->labels[0] != NULL) {
-        dtk_json_set(filters, "label",
-                     dtk_docker__string_array(opts->labels));
+        dtk_json_set(filters, "label", dtk_docker__string_array(opts->labels));
     }
     if (opts->name != NULL) {
         dtk_json *names = dtk_json_new_array();

@@ -22,8 +22,10 @@ static void what(dtk_buf *b, const char *verb, const char *id)
 static int check_id(const char *verb, const char *id)
 {
     if (id == NULL || id[0] == '\0') {
-        dtk_error_set(DTK_ERRCLASS_DOCKER, "%s container: id or name is "
-                      "required", verb);
+        dtk_error_set(DTK_ERRCLASS_DOCKER,
+                      "%s container: id or name is "
+                      "required",
+                      verb);
         return DTK_EINVALID;
     }
     return 0;
@@ -39,8 +41,8 @@ static int port_key(char *out, size_t size, const dtk_docker_port *p)
     if (p->container_port <= 0 || p->container_port > 65535 ||
         p->host_port < 0 || p->host_port > 65535) {
         dtk_error_set(DTK_ERRCLASS_DOCKER,
-                      "ports: %d->%d is not a valid port mapping",
-                      p->host_port, p->container_port);
+                      "ports: %d->%d is not a valid port mapping", p->host_port,
+                      p->container_port);
         return DTK_EINVALID;
     }
     if (strcmp(proto, "tcp") != 0 && strcmp(proto, "udp") != 0 &&
@@ -54,7 +56,8 @@ static int port_key(char *out, size_t size, const dtk_docker_port *p)
     return 0;
 }
 
-static int encode_ports(dtk_json *config, dtk_json *host_config,
+static int encode_ports(dtk_json *config,
+                        dtk_json *host_config,
                         const dtk_docker_container_spec *s)
 {
     dtk_json *exposed;
@@ -267,7 +270,8 @@ out:
     return error;
 }
 
-int dtk_docker_container_create(dtk_docker *client, char **id_out,
+int dtk_docker_container_create(dtk_docker *client,
+                                char **id_out,
                                 const dtk_docker_container_spec *spec)
 {
     dtk_buf name = DTK_BUF_INIT(0);
@@ -284,16 +288,15 @@ int dtk_docker_container_create(dtk_docker *client, char **id_out,
     }
     if (spec->image == NULL || spec->image[0] == '\0') {
         dtk_error_set(DTK_ERRCLASS_DOCKER, "create container: image is "
-                      "required");
+                                           "required");
         return DTK_EINVALID;
     }
     if (spec->name != NULL) {
         error = dtk_buf_puts(&name, spec->name);
     } else if (spec->owner != NULL && spec->owner->component != NULL) {
-        error = dtk_docker_container_name(&name, spec->owner->namespace_name,
-                                          spec->owner->instance,
-                                          spec->owner->component,
-                                          spec->owner->replica);
+        error = dtk_docker_container_name(
+            &name, spec->owner->namespace_name, spec->owner->instance,
+            spec->owner->component, spec->owner->replica);
     } else {
         error = 0;
     }
@@ -347,8 +350,11 @@ out:
 /* ---- Lifecycle ----------------------------------------------------------- */
 
 /* POST /containers/{id}/<action>[?query] with no body. */
-static int simple_post(dtk_docker *client, const char *verb, const char *id,
-                       const char *action, const char *query,
+static int simple_post(dtk_docker *client,
+                       const char *verb,
+                       const char *id,
+                       const char *action,
+                       const char *query,
                        long timeout_ms)
 {
     dtk_buf path = DTK_BUF_INIT(0);
@@ -415,7 +421,8 @@ int dtk_docker_container_stop(dtk_docker *client, const char *id, int grace_s)
                        client->timeout_ms + grace_s * 1000L + STOP_MARGIN_MS);
 }
 
-int dtk_docker_container_kill(dtk_docker *client, const char *id,
+int dtk_docker_container_kill(dtk_docker *client,
+                              const char *id,
                               const char *signal)
 {
     dtk_buf query = DTK_BUF_INIT(0);
@@ -425,8 +432,8 @@ int dtk_docker_container_kill(dtk_docker *client, const char *id,
         error = dtk_http_escape(&query, signal ? signal : "SIGKILL");
     }
     if (error == 0) {
-        error = simple_post(client, "kill", id, "kill", dtk_buf_cstr(&query),
-                            0);
+        error =
+            simple_post(client, "kill", id, "kill", dtk_buf_cstr(&query), 0);
     }
     dtk_buf_dispose(&query);
     return error;
@@ -478,8 +485,10 @@ int dtk_docker_container_ensure_removed(dtk_docker *client, const char *id)
     return error;
 }
 
-int dtk_docker_container_wait(dtk_docker *client, int *exit_code_out,
-                              const char *id, long timeout_ms)
+int dtk_docker_container_wait(dtk_docker *client,
+                              int *exit_code_out,
+                              const char *id,
+                              long timeout_ms)
 {
     dtk_buf path = DTK_BUF_INIT(0);
     dtk_buf w = DTK_BUF_INIT(0);
@@ -690,8 +699,8 @@ int dtk_docker_container_inspect(dtk_docker *client,
     out->exit_code = (int)get_int(state, "ExitCode", 0);
     out->pid = get_int(state, "Pid", 0);
     out->restart_count = (int)get_int(doc, "RestartCount", 0);
-    out->health = dtk_docker__strdup_member(dtk_json_get(state, "Health"),
-                                            "Status");
+    out->health =
+        dtk_docker__strdup_member(dtk_json_get(state, "Health"), "Status");
     out->started_at = dtk_docker__strdup_member(state, "StartedAt");
     out->finished_at = dtk_docker__strdup_member(state, "FinishedAt");
     dtk_docker__labels_decode(&out->labels, dtk_json_get(config, "Labels"));
@@ -721,7 +730,8 @@ void dtk_docker_container_info_dispose(dtk_docker_container_info *info)
 }
 
 int dtk_docker_container_host_port(const dtk_docker_container_info *info,
-                                   int *host_port_out, int container_port,
+                                   int *host_port_out,
+                                   int container_port,
                                    const char *protocol)
 {
     const char *const path[] = {"NetworkSettings", "Ports", NULL};
@@ -737,9 +747,8 @@ int dtk_docker_container_host_port(const dtk_docker_container_info *info,
         const char *hp = dtk_json_get_string(dtk_json_at(list, i), "HostPort");
         int port = 0;
 
-        for (const char *p = hp; p != NULL && *p >= '0' && *p <= '9' &&
-                                 port <= 65535;
-             p++) {
+        for (const char *p = hp;
+             p != NULL && *p >= '0' && *p <= '9' && port <= 65535; p++) {
             port = port * 10 + (*p - '0');
         }
         if (port > 0 && port <= 65535) {
@@ -748,8 +757,7 @@ int dtk_docker_container_host_port(const dtk_docker_container_info *info,
         }
     }
     dtk_error_set(DTK_ERRCLASS_DOCKER,
-                  "container '%s': port %s is not published", info->name,
-                  key);
+                  "container '%s': port %s is not published", info->name, key);
     return DTK_ENOTFOUND;
 }
 
@@ -765,7 +773,8 @@ const char *dtk_docker_container_ip(const dtk_docker_container_info *info,
 
 /* ---- Logs ---------------------------------------------------------------- */
 
-int dtk_docker_container_logs(dtk_docker *client, dtk_docker_output *out,
+int dtk_docker_container_logs(dtk_docker *client,
+                              dtk_docker_output *out,
                               const char *id,
                               const dtk_docker_logs_options *options)
 {

@@ -39,11 +39,11 @@
 #include "pkg/base/buf.h"
 #include "pkg/json/json.h"
 
-#define DTK_DOCKER_API_VERSION_MAX "1.41"
-#define DTK_DOCKER_API_VERSION_MIN "1.40"
-#define DTK_DOCKER_DEFAULT_HOST "unix:///var/run/docker.sock"
-#define DTK_DOCKER_BODY_LIMIT ((size_t)1024 * 1024)
-#define DTK_DOCKER_DEFAULT_TIMEOUT_MS 30000L
+#define DTK_DOCKER_API_VERSION_MAX         "1.41"
+#define DTK_DOCKER_API_VERSION_MIN         "1.40"
+#define DTK_DOCKER_DEFAULT_HOST            "unix:///var/run/docker.sock"
+#define DTK_DOCKER_BODY_LIMIT              ((size_t)1024 * 1024)
+#define DTK_DOCKER_DEFAULT_TIMEOUT_MS      30000L
 #define DTK_DOCKER_DEFAULT_PULL_TIMEOUT_MS (10L * 60 * 1000)
 
 typedef struct dtk_docker dtk_docker;
@@ -179,7 +179,7 @@ typedef struct dtk_docker_port {
 } dtk_docker_port;
 
 typedef struct dtk_docker_mount {
-    const char *type; /* "volume" (NULL), "bind" or "tmpfs" */
+    const char *type;   /* "volume" (NULL), "bind" or "tmpfs" */
     const char *source; /* volume name or host path; NULL for tmpfs */
     const char *target; /* path in the container */
     int read_only;
@@ -215,14 +215,14 @@ typedef struct dtk_docker_container_spec {
     size_t mount_count;
     /* "no" (NULL), "always", "unless-stopped" or "on-failure". */
     const char *restart_policy;
-    int restart_max_retries; /* on-failure only */
+    int restart_max_retries;                   /* on-failure only */
     const dtk_docker_healthcheck *healthcheck; /* NULL: the image's */
     const dtk_docker_kv *labels;
     size_t label_count;
-    const char *network;           /* NULL: the default bridge */
-    const char *const *aliases;    /* DNS aliases on network */
-    const char *stop_signal;       /* NULL: SIGTERM (or the image's) */
-    int stop_grace_period_s;       /* < 0: engine default (10 s) */
+    const char *network;        /* NULL: the default bridge */
+    const char *const *aliases; /* DNS aliases on network */
+    const char *stop_signal;    /* NULL: SIGTERM (or the image's) */
+    int stop_grace_period_s;    /* < 0: engine default (10 s) */
     /* When set, create adds the owner labels and the config hash label, and
      * a NULL name is derived from it. */
     const dtk_docker_owner *owner;
@@ -237,7 +237,8 @@ typedef struct dtk_docker_container_spec {
 /* POST /containers/create. *id_out (caller frees with dtk_free) may be NULL.
  * DTK_EEXISTS when the name is taken, DTK_ENOTFOUND when the image is not
  * present (pull first), DTK_EINVALID for a spec the engine refuses. */
-int dtk_docker_container_create(dtk_docker *client, char **id_out,
+int dtk_docker_container_create(dtk_docker *client,
+                                char **id_out,
                                 const dtk_docker_container_spec *spec);
 
 /* An already running container is success. DTK_ENOTFOUND. */
@@ -246,18 +247,17 @@ int dtk_docker_container_start(dtk_docker *client, const char *id);
 /* Sends the stop signal, waits grace_s seconds, then SIGKILL. grace_s < 0
  * uses the container's own grace period (read with an inspect). An already
  * stopped container is success. DTK_ENOTFOUND. */
-int dtk_docker_container_stop(dtk_docker *client, const char *id,
-                              int grace_s);
+int dtk_docker_container_stop(dtk_docker *client, const char *id, int grace_s);
 
 /* signal NULL: SIGKILL. DTK_ECONFLICT when the container is not running. */
-int dtk_docker_container_kill(dtk_docker *client, const char *id,
+int dtk_docker_container_kill(dtk_docker *client,
+                              const char *id,
                               const char *signal);
 
 /* force kills a running container first; the container's anonymous volumes
  * go with it. DTK_ENOTFOUND when it is already gone, DTK_ECONFLICT when it
  * runs and force is 0. */
-int dtk_docker_container_remove(dtk_docker *client, const char *id,
-                                int force);
+int dtk_docker_container_remove(dtk_docker *client, const char *id, int force);
 
 /* Force-removes; a container that is already gone is success (the error is
  * cleared). For teardown paths. */
@@ -265,8 +265,10 @@ int dtk_docker_container_ensure_removed(dtk_docker *client, const char *id);
 
 /* Waits until the container is not running and returns its exit code.
  * DTK_ETIMEOUT after timeout_ms (<= 0: the client's timeout). */
-int dtk_docker_container_wait(dtk_docker *client, int *exit_code_out,
-                              const char *id, long timeout_ms);
+int dtk_docker_container_wait(dtk_docker *client,
+                              int *exit_code_out,
+                              const char *id,
+                              long timeout_ms);
 
 typedef struct dtk_docker_container_summary {
     char *id;
@@ -295,7 +297,7 @@ void dtk_docker_containers_dispose(dtk_docker_containers *list);
 
 typedef struct dtk_docker_container_info {
     char *id;
-    char *name; /* without the leading "/" */
+    char *name;     /* without the leading "/" */
     char *image;    /* Config.Image, as created */
     char *image_id; /* sha256:... */
     char *status;   /* State.Status: "created", "running", "exited", ... */
@@ -327,7 +329,8 @@ void dtk_docker_container_info_dispose(dtk_docker_container_info *info);
  * DTK_ENOTFOUND when it is not published (or the container is not
  * running). */
 int dtk_docker_container_host_port(const dtk_docker_container_info *info,
-                                   int *host_port_out, int container_port,
+                                   int *host_port_out,
+                                   int container_port,
                                    const char *protocol);
 
 /* The container's address on network (borrowed), or NULL. */
@@ -337,7 +340,7 @@ const char *dtk_docker_container_ip(const dtk_docker_container_info *info,
 typedef struct dtk_docker_logs_options {
     int no_stdout;
     int no_stderr;
-    int tail;     /* the last N lines; <= 0: all */
+    int tail; /* the last N lines; <= 0: all */
     int timestamps;
 } dtk_docker_logs_options;
 
@@ -348,7 +351,8 @@ typedef struct dtk_docker_logs_options {
 /* GET /containers/{id}/logs (not following), demultiplexed into out (which
  * the caller initialised with DTK_DOCKER_OUTPUT_INIT and disposes). options
  * may be NULL. DTK_ENOTFOUND. */
-int dtk_docker_container_logs(dtk_docker *client, dtk_docker_output *out,
+int dtk_docker_container_logs(dtk_docker *client,
+                              dtk_docker_output *out,
                               const char *id,
                               const dtk_docker_logs_options *options);
 
@@ -368,24 +372,31 @@ typedef struct dtk_docker_exec_spec {
 
 /* POST /containers/{id}/exec. DTK_ENOTFOUND, DTK_ECONFLICT when the container
  * is not running. *exec_id_out freed with dtk_free. */
-int dtk_docker_exec_create(dtk_docker *client, char **exec_id_out,
+int dtk_docker_exec_create(dtk_docker *client,
+                           char **exec_id_out,
                            const char *container,
                            const dtk_docker_exec_spec *spec);
 
 /* POST /exec/{id}/start attached: returns when the command's output ends.
  * out as for logs. DTK_ETIMEOUT after timeout_ms (the command keeps
  * running in the container). */
-int dtk_docker_exec_start(dtk_docker *client, dtk_docker_output *out,
-                          const char *exec_id, long timeout_ms);
+int dtk_docker_exec_start(dtk_docker *client,
+                          dtk_docker_output *out,
+                          const char *exec_id,
+                          long timeout_ms);
 
 /* GET /exec/{id}/json. exit_code is -1 while running. */
-int dtk_docker_exec_inspect(dtk_docker *client, int *running_out,
-                            int *exit_code_out, const char *exec_id);
+int dtk_docker_exec_inspect(dtk_docker *client,
+                            int *running_out,
+                            int *exit_code_out,
+                            const char *exec_id);
 
 /* create + start + inspect: runs cmd in the container and returns its
  * output and exit code. */
-int dtk_docker_exec_run(dtk_docker *client, dtk_docker_output *out,
-                        int *exit_code_out, const char *container,
+int dtk_docker_exec_run(dtk_docker *client,
+                        dtk_docker_output *out,
+                        int *exit_code_out,
+                        const char *container,
                         const dtk_docker_exec_spec *spec);
 
 /* ---- Images -------------------------------------------------------------- */
@@ -403,7 +414,8 @@ typedef struct dtk_docker_image_info {
 /* clang-format on */
 
 /* GET /images/{name}/json. DTK_ENOTFOUND when not present locally. */
-int dtk_docker_image_inspect(dtk_docker *client, dtk_docker_image_info *out,
+int dtk_docker_image_inspect(dtk_docker *client,
+                             dtk_docker_image_info *out,
                              const char *name);
 void dtk_docker_image_info_dispose(dtk_docker_image_info *info);
 
@@ -423,11 +435,13 @@ typedef struct dtk_docker_pull_options {
  * engine reports failures inside a 200 progress stream; they come back as
  * DTK_ERROR (DTK_ENOTFOUND for "not found"/"manifest unknown") with the
  * engine's message. options may be NULL. */
-int dtk_docker_image_pull(dtk_docker *client, const char *image,
+int dtk_docker_image_pull(dtk_docker *client,
+                          const char *image,
                           const dtk_docker_pull_options *options);
 
 /* Inspect, and pull only when the image is not present. */
-int dtk_docker_image_ensure(dtk_docker *client, const char *image,
+int dtk_docker_image_ensure(dtk_docker *client,
+                            const char *image,
                             const dtk_docker_pull_options *options);
 
 /* DELETE /images/{name}. DTK_ENOTFOUND, DTK_ECONFLICT when a container uses
@@ -444,7 +458,8 @@ int dtk_docker_image_registry(dtk_buf *out, const char *image);
  * from the dockerconfigjson entry of the image's registry. DTK_ENOTFOUND when
  * the config has no entry for it, DTK_EINVALID (naming the key, never a
  * value) when the config is malformed. */
-int dtk_docker_registry_auth(dtk_buf *out, const char *dockerconfigjson,
+int dtk_docker_registry_auth(dtk_buf *out,
+                             const char *dockerconfigjson,
                              const char *image);
 
 /* ---- Networks ------------------------------------------------------------ */
@@ -466,7 +481,8 @@ typedef struct dtk_docker_network_spec {
 
 /* POST /networks/create with CheckDuplicate. DTK_EEXISTS when the name is
  * taken. *id_out may be NULL. */
-int dtk_docker_network_create(dtk_docker *client, char **id_out,
+int dtk_docker_network_create(dtk_docker *client,
+                              char **id_out,
                               const dtk_docker_network_spec *spec);
 
 typedef struct dtk_docker_network_info {
@@ -497,17 +513,21 @@ typedef struct dtk_docker_networks {
 #define DTK_DOCKER_NETWORKS_INIT { NULL, 0 }
 /* clang-format on */
 
-int dtk_docker_network_list(dtk_docker *client, dtk_docker_networks *out,
+int dtk_docker_network_list(dtk_docker *client,
+                            dtk_docker_networks *out,
                             const dtk_docker_list_options *options);
 void dtk_docker_networks_dispose(dtk_docker_networks *list);
 
 /* Attaches a container with DNS aliases (NULL-terminated, may be NULL).
  * DTK_ECONFLICT when it is already attached. */
-int dtk_docker_network_connect(dtk_docker *client, const char *network,
+int dtk_docker_network_connect(dtk_docker *client,
+                               const char *network,
                                const char *container,
                                const char *const *aliases);
-int dtk_docker_network_disconnect(dtk_docker *client, const char *network,
-                                  const char *container, int force);
+int dtk_docker_network_disconnect(dtk_docker *client,
+                                  const char *network,
+                                  const char *container,
+                                  int force);
 
 /* DTK_ENOTFOUND, DTK_ECONFLICT while containers are attached. */
 int dtk_docker_network_remove(dtk_docker *client, const char *id_or_name);
@@ -518,7 +538,7 @@ int dtk_docker_network_ensure_removed(dtk_docker *client,
 /* ---- Volumes ------------------------------------------------------------- */
 
 typedef struct dtk_docker_volume_spec {
-    const char *name; /* NULL: the engine picks one */
+    const char *name;   /* NULL: the engine picks one */
     const char *driver; /* NULL: "local" */
     const dtk_docker_kv *labels;
     size_t label_count;
@@ -542,7 +562,8 @@ typedef struct dtk_docker_volume_info {
 
 /* POST /volumes/create (the engine returns an existing volume of the same
  * name unchanged). out may be NULL. */
-int dtk_docker_volume_create(dtk_docker *client, dtk_docker_volume_info *out,
+int dtk_docker_volume_create(dtk_docker *client,
+                             dtk_docker_volume_info *out,
                              const dtk_docker_volume_spec *spec);
 void dtk_docker_volume_info_dispose(dtk_docker_volume_info *info);
 
@@ -555,7 +576,8 @@ typedef struct dtk_docker_volumes {
 #define DTK_DOCKER_VOLUMES_INIT { NULL, 0 }
 /* clang-format on */
 
-int dtk_docker_volume_list(dtk_docker *client, dtk_docker_volumes *out,
+int dtk_docker_volume_list(dtk_docker *client,
+                           dtk_docker_volumes *out,
                            const dtk_docker_list_options *options);
 void dtk_docker_volumes_dispose(dtk_docker_volumes *list);
 
@@ -578,7 +600,9 @@ enum {
 
 /* Receives payload pieces; return non-zero to stop (the value is passed
  * back by dtk_docker_demux_feed). */
-typedef int (*dtk_docker_demux_cb)(int stream, const char *data, size_t len,
+typedef int (*dtk_docker_demux_cb)(int stream,
+                                   const char *data,
+                                   size_t len,
                                    void *payload);
 
 typedef struct dtk_docker_demux {
@@ -594,8 +618,11 @@ typedef struct dtk_docker_demux {
 
 /* Returns 0, the callback's non-zero value, or DTK_EINVALID for a header
  * with an unknown stream byte (the input is not a multiplexed stream). */
-int dtk_docker_demux_feed(dtk_docker_demux *demux, const char *data,
-                          size_t len, dtk_docker_demux_cb cb, void *payload);
+int dtk_docker_demux_feed(dtk_docker_demux *demux,
+                          const char *data,
+                          size_t len,
+                          dtk_docker_demux_cb cb,
+                          void *payload);
 
 /* DTK_EINVALID when the stream ended inside a frame. */
 int dtk_docker_demux_finish(const dtk_docker_demux *demux);
@@ -613,31 +640,36 @@ int dtk_docker_demux_finish(const dtk_docker_demux *demux);
 
 #define DTK_DOCKER_NAME_MAX 63
 
-#define DTK_DOCKER_LABEL_MANAGED_BY "io.dtk.managed-by"
-#define DTK_DOCKER_MANAGED_BY_VALUE "dtk-operator"
-#define DTK_DOCKER_LABEL_NAMESPACE "io.dtk.namespace"
-#define DTK_DOCKER_LABEL_INSTANCE "io.dtk.instance"
+#define DTK_DOCKER_LABEL_MANAGED_BY   "io.dtk.managed-by"
+#define DTK_DOCKER_MANAGED_BY_VALUE   "dtk-operator"
+#define DTK_DOCKER_LABEL_NAMESPACE    "io.dtk.namespace"
+#define DTK_DOCKER_LABEL_INSTANCE     "io.dtk.instance"
 #define DTK_DOCKER_LABEL_INSTANCE_UID "io.dtk.instance-uid"
-#define DTK_DOCKER_LABEL_COMPONENT "io.dtk.component"
-#define DTK_DOCKER_LABEL_REPLICA "io.dtk.replica"
-#define DTK_DOCKER_LABEL_CONFIG_HASH "io.dtk.config-hash"
+#define DTK_DOCKER_LABEL_COMPONENT    "io.dtk.component"
+#define DTK_DOCKER_LABEL_REPLICA      "io.dtk.replica"
+#define DTK_DOCKER_LABEL_CONFIG_HASH  "io.dtk.config-hash"
 
 /* 64 hex digits and the NUL. */
 #define DTK_DOCKER_CONFIG_HASH_SIZE 65
 
 /* Appends the container name. DTK_EINVALID when a part is empty or replica
  * is negative. */
-int dtk_docker_container_name(dtk_buf *out, const char *namespace_name,
-                              const char *instance, const char *component,
+int dtk_docker_container_name(dtk_buf *out,
+                              const char *namespace_name,
+                              const char *instance,
+                              const char *component,
                               int replica);
 
 /* Appends the instance network's name. */
-int dtk_docker_network_name(dtk_buf *out, const char *namespace_name,
+int dtk_docker_network_name(dtk_buf *out,
+                            const char *namespace_name,
                             const char *instance);
 
 /* Appends a named volume's name: dtk-<namespace>-<instance>-<volume>. */
-int dtk_docker_volume_name(dtk_buf *out, const char *namespace_name,
-                           const char *instance, const char *volume);
+int dtk_docker_volume_name(dtk_buf *out,
+                           const char *namespace_name,
+                           const char *instance,
+                           const char *volume);
 
 /* SHA-256 (hex) over a canonical serialisation of everything in spec that
  * shapes the container: image, env, entrypoint, cmd, working dir, user,

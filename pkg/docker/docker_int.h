@@ -9,8 +9,8 @@
 
 struct dtk_docker {
     dtk_http_client *http;
-    char *host;     /* as configured, for messages */
-    char *base_url; /* "http://localhost", "https://127.0.0.1:2376" */
+    char *host;           /* as configured, for messages */
+    char *base_url;       /* "http://localhost", "https://127.0.0.1:2376" */
     char api_version[16]; /* negotiated or pinned; "" until known */
     long timeout_ms;
     int tls_identity; /* TLS with a client certificate */
@@ -18,7 +18,7 @@ struct dtk_docker {
 
 /* Flags for dtk_docker__call. */
 enum {
-    DTK_DOCKER__CREATE = 1,    /* 409 means "already exists" */
+    DTK_DOCKER__CREATE = 1,      /* 409 means "already exists" */
     DTK_DOCKER__UNVERSIONED = 2, /* path without the /vX.Y prefix */
 };
 
@@ -39,21 +39,27 @@ typedef struct dtk_docker__req {
 /* Sends one request and maps the outcome: returns 0 for 2xx and 304 (and
  * *resp holds the response), else the mapped code with the message set.
  * resp must be DTK_HTTP_RESPONSE_INIT; the caller disposes it. */
-int dtk_docker__call(dtk_docker *c, const dtk_docker__req *req,
+int dtk_docker__call(dtk_docker *c,
+                     const dtk_docker__req *req,
                      dtk_http_response *resp);
 
 /* Like dtk_docker__call, but a 2xx body is handed to cb as it arrives. */
-int dtk_docker__stream(dtk_docker *c, const dtk_docker__req *req,
-                       dtk_http_response *resp, dtk_http_data_cb cb,
+int dtk_docker__stream(dtk_docker *c,
+                       const dtk_docker__req *req,
+                       dtk_http_response *resp,
+                       dtk_http_data_cb cb,
                        void *payload);
 
 /* dtk_docker__call + parse of the JSON body into *out (owned by caller).
  * A body that is not JSON is DTK_ERROR. */
-int dtk_docker__call_json(dtk_docker *c, const dtk_docker__req *req,
+int dtk_docker__call_json(dtk_docker *c,
+                          const dtk_docker__req *req,
                           dtk_json **out);
 
 /* Maps an HTTP status to a code and sets "<what>: <engine message>". */
-int dtk_docker__status_error(long status, const dtk_buf *body, int flags,
+int dtk_docker__status_error(long status,
+                             const dtk_buf *body,
+                             int flags,
                              const char *what);
 
 /* Appends "/<escaped segment>". */
@@ -71,8 +77,10 @@ void dtk_docker__labels_dispose(dtk_docker_labels *labels);
 
 /* Adds spec labels and, when owner is set, the owner labels (and, when
  * config_hash is non-NULL, the config hash) to the JSON object labels. */
-int dtk_docker__labels_encode(dtk_json *labels, const dtk_docker_kv *kv,
-                              size_t count, const dtk_docker_owner *owner,
+int dtk_docker__labels_encode(dtk_json *labels,
+                              const dtk_docker_kv *kv,
+                              size_t count,
+                              const dtk_docker_owner *owner,
                               const char *config_hash);
 
 /* JSON array of strings from a NULL-terminated list. */

@@ -17,7 +17,8 @@
 /* How long the exit code may lag behind the end of the output. */
 #define EXIT_CODE_WAIT_MS 10000
 
-int dtk_docker_exec_create(dtk_docker *client, char **exec_id_out,
+int dtk_docker_exec_create(dtk_docker *client,
+                           char **exec_id_out,
                            const char *container,
                            const dtk_docker_exec_spec *spec)
 {
@@ -87,8 +88,10 @@ out:
     return error;
 }
 
-int dtk_docker_exec_start(dtk_docker *client, dtk_docker_output *out,
-                          const char *exec_id, long timeout_ms)
+int dtk_docker_exec_start(dtk_docker *client,
+                          dtk_docker_output *out,
+                          const char *exec_id,
+                          long timeout_ms)
 {
     dtk_buf path = DTK_BUF_INIT(0);
     dtk_buf w = DTK_BUF_INIT(0);
@@ -138,8 +141,10 @@ out:
     return error;
 }
 
-int dtk_docker_exec_inspect(dtk_docker *client, int *running_out,
-                            int *exit_code_out, const char *exec_id)
+int dtk_docker_exec_inspect(dtk_docker *client,
+                            int *running_out,
+                            int *exit_code_out,
+                            const char *exec_id)
 {
     dtk_buf path = DTK_BUF_INIT(0);
     dtk_buf w = DTK_BUF_INIT(0);
@@ -171,13 +176,14 @@ int dtk_docker_exec_inspect(dtk_docker *client, int *running_out,
     }
     running = dtk_json_get(doc, "Running");
     if (running == NULL || running->type != DTK_JSON_BOOL) {
-        dtk_error_set(DTK_ERRCLASS_DOCKER,
-                      "%s: engine response has no Running", dtk_buf_cstr(&w));
+        dtk_error_set(DTK_ERRCLASS_DOCKER, "%s: engine response has no Running",
+                      dtk_buf_cstr(&w));
         error = DTK_ERROR;
         goto out;
     }
     *running_out = running->u.boolean;
-    if (!*running_out && dtk_json_int(&code, dtk_json_get(doc, "ExitCode")) == 0) {
+    if (!*running_out &&
+        dtk_json_int(&code, dtk_json_get(doc, "ExitCode")) == 0) {
         *exit_code_out = (int)code;
     }
     dtk_error_clear();
@@ -188,8 +194,10 @@ out:
     return error;
 }
 
-int dtk_docker_exec_run(dtk_docker *client, dtk_docker_output *out,
-                        int *exit_code_out, const char *container,
+int dtk_docker_exec_run(dtk_docker *client,
+                        dtk_docker_output *out,
+                        int *exit_code_out,
+                        const char *container,
                         const dtk_docker_exec_spec *spec)
 {
     char *exec_id = NULL;
@@ -209,8 +217,8 @@ int dtk_docker_exec_run(dtk_docker *client, dtk_docker_output *out,
     }
     deadline = dtk_clock_now_ms() + EXIT_CODE_WAIT_MS;
     for (;;) {
-        error = dtk_docker_exec_inspect(client, &running, exit_code_out,
-                                        exec_id);
+        error =
+            dtk_docker_exec_inspect(client, &running, exit_code_out, exec_id);
         if (error < 0 || !running) {
             break;
         }

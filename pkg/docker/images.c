@@ -19,8 +19,8 @@
 #include "pkg/base/error.h"
 
 /* Longest progress line accepted from a pull. */
-#define PULL_LINE_MAX ((size_t)64 * 1024)
-#define DOCKER_HUB "docker.io"
+#define PULL_LINE_MAX     ((size_t)64 * 1024)
+#define DOCKER_HUB        "docker.io"
 #define DOCKER_HUB_SERVER "https://index.docker.io/v1/"
 
 static void wipe(dtk_buf *b)
@@ -55,7 +55,8 @@ static void wipe_json(dtk_json *v)
     }
 }
 
-/* ---- References and registries -------------------------------------------- */
+/* ---- References and registries --------------------------------------------
+ */
 
 int dtk_docker_image_registry(dtk_buf *out, const char *image)
 {
@@ -131,7 +132,8 @@ static int is_hub(const char *server)
 }
 
 /* The auths entry for registry, or NULL; *key_out names it. */
-static const dtk_json *find_entry(const dtk_json *auths, const char *registry,
+static const dtk_json *find_entry(const dtk_json *auths,
+                                  const char *registry,
                                   const char **key_out)
 {
     dtk_buf server = DTK_BUF_INIT(0);
@@ -151,7 +153,8 @@ static const dtk_json *find_entry(const dtk_json *auths, const char *registry,
     return found;
 }
 
-int dtk_docker_registry_auth(dtk_buf *out, const char *dockerconfigjson,
+int dtk_docker_registry_auth(dtk_buf *out,
+                             const char *dockerconfigjson,
                              const char *image)
 {
     dtk_buf registry = DTK_BUF_INIT(0);
@@ -203,8 +206,7 @@ int dtk_docker_registry_auth(dtk_buf *out, const char *dockerconfigjson,
     }
     if (entry->type != DTK_JSON_OBJECT) {
         dtk_error_set(DTK_ERRCLASS_DOCKER,
-                      "dockerconfigjson: auths['%s']: expected an object",
-                      key);
+                      "dockerconfigjson: auths['%s']: expected an object", key);
         error = DTK_EINVALID;
         goto out;
     }
@@ -287,7 +289,8 @@ static int image_path(dtk_buf *path, const char *name, const char *suffix)
     return error;
 }
 
-int dtk_docker_image_inspect(dtk_docker *client, dtk_docker_image_info *out,
+int dtk_docker_image_inspect(dtk_docker *client,
+                             dtk_docker_image_info *out,
                              const char *name)
 {
     dtk_buf path = DTK_BUF_INIT(0);
@@ -437,7 +440,8 @@ static int pull_error_code(const char *msg)
     return DTK_ERROR;
 }
 
-int dtk_docker_image_pull(dtk_docker *client, const char *image,
+int dtk_docker_image_pull(dtk_docker *client,
+                          const char *image,
                           const dtk_docker_pull_options *options)
 {
     dtk_docker_pull_options dflt = DTK_DOCKER_PULL_OPTIONS_INIT;
@@ -465,11 +469,10 @@ int dtk_docker_image_pull(dtk_docker *client, const char *image,
     }
     (void)dtk_buf_printf(&w, "pull image '%s'", image);
     if (options->dockerconfigjson != NULL) {
-        error = dtk_docker_registry_auth(&auth, options->dockerconfigjson,
-                                         image);
+        error =
+            dtk_docker_registry_auth(&auth, options->dockerconfigjson, image);
         if (error == DTK_ENOTFOUND) {
             dtk_error_clear(); /* no entry for this registry: anonymous */
-            error = 0;
         } else if (error < 0) {
             dtk_error_prefix("%s", dtk_buf_cstr(&w));
             goto out;
@@ -501,8 +504,9 @@ int dtk_docker_image_pull(dtk_docker *client, const char *image,
     req.method = "POST";
     req.path = dtk_buf_cstr(&path);
     req.headers = headers;
-    req.timeout_ms = options->timeout_ms > 0 ? options->timeout_ms
-                                             : DTK_DOCKER_DEFAULT_PULL_TIMEOUT_MS;
+    req.timeout_ms = options->timeout_ms > 0
+                         ? options->timeout_ms
+                         : DTK_DOCKER_DEFAULT_PULL_TIMEOUT_MS;
     req.what = dtk_buf_cstr(&w);
     error = dtk_docker__stream(client, &req, &resp, on_pull_data, &progress);
     if (error < 0) {
@@ -510,8 +514,8 @@ int dtk_docker_image_pull(dtk_docker *client, const char *image,
     }
     if (progress.too_long) {
         dtk_error_set(DTK_ERRCLASS_DOCKER,
-                      "%s: a progress line exceeds %zu bytes",
-                      dtk_buf_cstr(&w), PULL_LINE_MAX);
+                      "%s: a progress line exceeds %zu bytes", dtk_buf_cstr(&w),
+                      PULL_LINE_MAX);
         error = DTK_ETOOBIG;
         goto out;
     }
@@ -534,7 +538,8 @@ out:
     return error;
 }
 
-int dtk_docker_image_ensure(dtk_docker *client, const char *image,
+int dtk_docker_image_ensure(dtk_docker *client,
+                            const char *image,
                             const dtk_docker_pull_options *options)
 {
     dtk_docker_image_info info = DTK_DOCKER_IMAGE_INFO_INIT;

@@ -28,8 +28,7 @@ static int sanitize(dtk_buf *out, const char *s)
     for (; *s; s++) {
         char ch = *s;
 
-        if ((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-            ch == '-') {
+        if ((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-') {
             dtk_assert(dtk_buf_putc(out, ch) == 0);
         } else {
             dtk_assert(dtk_buf_putc(out, '-') == 0);
@@ -40,7 +39,9 @@ static int sanitize(dtk_buf *out, const char *s)
 }
 
 /* parts: NULL-terminated; replica < 0: no replica suffix. */
-static int make_name(dtk_buf *out, const char *kind, const char *const *parts,
+static int make_name(dtk_buf *out,
+                     const char *kind,
+                     const char *const *parts,
                      int replica)
 {
     dtk_buf plain = DTK_BUF_INIT(0);
@@ -92,8 +93,10 @@ out:
     return error;
 }
 
-int dtk_docker_container_name(dtk_buf *out, const char *namespace_name,
-                              const char *instance, const char *component,
+int dtk_docker_container_name(dtk_buf *out,
+                              const char *namespace_name,
+                              const char *instance,
+                              const char *component,
                               int replica)
 {
     const char *parts[] = {namespace_name, instance, component, NULL};
@@ -112,7 +115,8 @@ int dtk_docker_container_name(dtk_buf *out, const char *namespace_name,
     return make_name(out, "container", parts, replica);
 }
 
-int dtk_docker_network_name(dtk_buf *out, const char *namespace_name,
+int dtk_docker_network_name(dtk_buf *out,
+                            const char *namespace_name,
                             const char *instance)
 {
     const char *parts[] = {namespace_name, instance, NULL};
@@ -125,8 +129,10 @@ int dtk_docker_network_name(dtk_buf *out, const char *namespace_name,
     return make_name(out, "network", parts, -1);
 }
 
-int dtk_docker_volume_name(dtk_buf *out, const char *namespace_name,
-                           const char *instance, const char *volume)
+int dtk_docker_volume_name(dtk_buf *out,
+                           const char *namespace_name,
+                           const char *instance,
+                           const char *volume)
 {
     const char *parts[] = {namespace_name, instance, volume, NULL};
 
@@ -141,8 +147,10 @@ int dtk_docker_volume_name(dtk_buf *out, const char *namespace_name,
 
 /* ---- Labels -------------------------------------------------------------- */
 
-int dtk_docker__labels_encode(dtk_json *labels, const dtk_docker_kv *kv,
-                              size_t count, const dtk_docker_owner *owner,
+int dtk_docker__labels_encode(dtk_json *labels,
+                              const dtk_docker_kv *kv,
+                              size_t count,
+                              const dtk_docker_owner *owner,
                               const char *config_hash)
 {
     for (size_t i = 0; i < count; i++) {
@@ -345,9 +353,8 @@ static dtk_json *canonical_spec(const dtk_docker_container_spec *s)
     dtk_json_set(doc, "aliases", arr);
     dtk_json_set(doc, "stopSignal", string_or_null(s->stop_signal));
     dtk_json_set(doc, "stopGracePeriodS",
-                 dtk_json_new_int(s->stop_grace_period_s < 0
-                                      ? -1
-                                      : s->stop_grace_period_s));
+                 dtk_json_new_int(
+                     s->stop_grace_period_s < 0 ? -1 : s->stop_grace_period_s));
     return doc;
 }
 
@@ -387,8 +394,7 @@ void dtk_docker_owner_filter_init(dtk_docker_owner_filter *f,
     f->labels[1] = dtk_buf_cstr(&f->storage[0]);
     if (component != NULL) {
         dtk_assert(dtk_buf_printf(&f->storage[1], "%s=%s",
-                                  DTK_DOCKER_LABEL_COMPONENT,
-                                  component) == 0);
+                                  DTK_DOCKER_LABEL_COMPONENT, component) == 0);
         f->labels[2] = dtk_buf_cstr(&f->storage[1]);
     }
 }
@@ -425,8 +431,8 @@ int dtk_docker_container_list_owned(dtk_docker *client,
 int dtk_docker_container_drifted(const dtk_docker_labels *labels,
                                  const char *config_hash)
 {
-    const char *have = dtk_docker_labels_get(labels,
-                                             DTK_DOCKER_LABEL_CONFIG_HASH);
+    const char *have =
+        dtk_docker_labels_get(labels, DTK_DOCKER_LABEL_CONFIG_HASH);
 
     return have == NULL || strcmp(have, config_hash) != 0;
 }

@@ -22,14 +22,17 @@ static int network_path(dtk_buf *path, const char *id, const char *suffix)
 static int check_name(const char *verb, const char *id)
 {
     if (id == NULL || id[0] == '\0') {
-        dtk_error_set(DTK_ERRCLASS_DOCKER, "%s network: id or name is "
-                      "required", verb);
+        dtk_error_set(DTK_ERRCLASS_DOCKER,
+                      "%s network: id or name is "
+                      "required",
+                      verb);
         return DTK_EINVALID;
     }
     return 0;
 }
 
-int dtk_docker_network_create(dtk_docker *client, char **id_out,
+int dtk_docker_network_create(dtk_docker *client,
+                              char **id_out,
                               const dtk_docker_network_spec *spec)
 {
     dtk_buf name = DTK_BUF_INIT(0);
@@ -171,7 +174,8 @@ void dtk_docker_network_info_dispose(dtk_docker_network_info *info)
     memset(info, 0, sizeof(*info));
 }
 
-int dtk_docker_network_list(dtk_docker *client, dtk_docker_networks *out,
+int dtk_docker_network_list(dtk_docker *client,
+                            dtk_docker_networks *out,
                             const dtk_docker_list_options *options)
 {
     dtk_buf path = DTK_BUF_INIT(0);
@@ -224,8 +228,10 @@ void dtk_docker_networks_dispose(dtk_docker_networks *list)
     list->count = 0;
 }
 
-static int connect_call(dtk_docker *client, const char *verb,
-                        const char *network, const char *container,
+static int connect_call(dtk_docker *client,
+                        const char *verb,
+                        const char *network,
+                        const char *container,
                         dtk_json *body)
 {
     dtk_buf path = DTK_BUF_INIT(0);
@@ -235,20 +241,22 @@ static int connect_call(dtk_docker *client, const char *verb,
     int error = check_name(verb, network);
 
     if (error == 0 && (container == NULL || container[0] == '\0')) {
-        dtk_error_set(DTK_ERRCLASS_DOCKER, "%s network '%s': a container "
-                      "is required", verb, network);
+        dtk_error_set(DTK_ERRCLASS_DOCKER,
+                      "%s network '%s': a container "
+                      "is required",
+                      verb, network);
         error = DTK_EINVALID;
     }
     if (error < 0) {
         goto out;
     }
     (void)dtk_buf_printf(&w, "%s container '%s' %s network '%s'", verb,
-                         container, strcmp(verb, "connect") == 0 ? "to" : "from",
-                         network);
+                         container,
+                         strcmp(verb, "connect") == 0 ? "to" : "from", network);
     dtk_json_set(body, "Container", dtk_json_new_string(container));
-    error = network_path(&path, network,
-                         strcmp(verb, "connect") == 0 ? "/connect"
-                                                      : "/disconnect");
+    error =
+        network_path(&path, network,
+                     strcmp(verb, "connect") == 0 ? "/connect" : "/disconnect");
     if (error < 0) {
         goto out;
     }
@@ -265,7 +273,8 @@ out:
     return error;
 }
 
-int dtk_docker_network_connect(dtk_docker *client, const char *network,
+int dtk_docker_network_connect(dtk_docker *client,
+                               const char *network,
                                const char *container,
                                const char *const *aliases)
 {
@@ -279,8 +288,10 @@ int dtk_docker_network_connect(dtk_docker *client, const char *network,
     return connect_call(client, "connect", network, container, body);
 }
 
-int dtk_docker_network_disconnect(dtk_docker *client, const char *network,
-                                  const char *container, int force)
+int dtk_docker_network_disconnect(dtk_docker *client,
+                                  const char *network,
+                                  const char *container,
+                                  int force)
 {
     dtk_json *body = dtk_json_new_object();
 

@@ -12,8 +12,11 @@
 #include "pkg/base/alloc.h"
 #include "pkg/base/error.h"
 
-int dtk_docker_demux_feed(dtk_docker_demux *d, const char *data, size_t len,
-                          dtk_docker_demux_cb cb, void *payload)
+int dtk_docker_demux_feed(dtk_docker_demux *d,
+                          const char *data,
+                          size_t len,
+                          dtk_docker_demux_cb cb,
+                          void *payload)
 {
     while (len > 0) {
         if (d->remaining > 0) {
@@ -67,7 +70,9 @@ int dtk_docker_demux_finish(const dtk_docker_demux *d)
 
 /* Appends what fits; a full buffer sets truncated and keeps going (the
  * transfer is not aborted, so exec still ends normally). */
-static void put_bounded(dtk_docker_output *out, dtk_buf *buf, const char *data,
+static void put_bounded(dtk_docker_output *out,
+                        dtk_buf *buf,
+                        const char *data,
                         size_t len)
 {
     size_t limit = buf->limit ? buf->limit : DTK_BUF_DEFAULT_LIMIT;
@@ -82,7 +87,9 @@ static void put_bounded(dtk_docker_output *out, dtk_buf *buf, const char *data,
     }
 }
 
-static int collect_frame(int stream, const char *data, size_t len,
+static int collect_frame(int stream,
+                         const char *data,
+                         size_t len,
                          void *payload)
 {
     dtk_docker_output *out = payload;

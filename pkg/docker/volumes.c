@@ -15,7 +15,8 @@ static void decode_volume(dtk_docker_volume_info *out, const dtk_json *doc)
     dtk_docker__labels_decode(&out->labels, dtk_json_get(doc, "Labels"));
 }
 
-int dtk_docker_volume_create(dtk_docker *client, dtk_docker_volume_info *out,
+int dtk_docker_volume_create(dtk_docker *client,
+                             dtk_docker_volume_info *out,
                              const dtk_docker_volume_spec *spec)
 {
     dtk_buf w = DTK_BUF_INIT(0);
@@ -78,7 +79,8 @@ void dtk_docker_volume_info_dispose(dtk_docker_volume_info *info)
     memset(info, 0, sizeof(*info));
 }
 
-int dtk_docker_volume_list(dtk_docker *client, dtk_docker_volumes *out,
+int dtk_docker_volume_list(dtk_docker *client,
+                           dtk_docker_volumes *out,
                            const dtk_docker_list_options *options)
 {
     dtk_buf path = DTK_BUF_INIT(0);
@@ -106,8 +108,9 @@ int dtk_docker_volume_list(dtk_docker *client, dtk_docker_volumes *out,
     }
     /* "Volumes" is null, not [], when there are none. */
     volumes = dtk_json_get(doc, "Volumes");
-    n = volumes != NULL && volumes->type == DTK_JSON_ARRAY ? dtk_json_len(volumes)
-                                                           : 0;
+    n = volumes != NULL && volumes->type == DTK_JSON_ARRAY
+            ? dtk_json_len(volumes)
+            : 0;
     out->items = dtk_calloc(n ? n : 1, sizeof(*out->items));
     for (size_t i = 0; i < n; i++) {
         decode_volume(&out->items[i], dtk_json_at(volumes, i));

@@ -20,7 +20,7 @@
 /* Generous: dockerd, certificates and the image import take ~3 s on an idle
  * 2-core VM. */
 #define START_TIMEOUT_MS 120000
-#define STOP_TIMEOUT_MS 60000
+#define STOP_TIMEOUT_MS  60000
 
 static void copy(char *out, size_t size, const char *s)
 {
@@ -36,7 +36,7 @@ static void copy(char *out, size_t size, const char *s)
 static char *read_pem(const char *dir, const char *name)
 {
     dtk_buf path = DTK_BUF_INIT(0);
-    dtk_buf text = DTK_BUF_INIT(1024 * 1024);
+    dtk_buf text = DTK_BUF_INIT((size_t)1024 * 1024);
     char chunk[4096];
     FILE *f;
     size_t n;
@@ -126,8 +126,9 @@ static void wait_guardian(dtk_test_dockerd *d, int64_t timeout_ms)
         }
         dtk_clock_sleep_ms(50);
     }
-    fprintf(stderr, "dockerd harness: guardian %d did not finish in %lld "
-                    "ms; killing it and dockerd %d\n",
+    fprintf(stderr,
+            "dockerd harness: guardian %d did not finish in %lld "
+            "ms; killing it and dockerd %d\n",
             (int)d->guardian, (long long)timeout_ms, (int)d->dockerd_pid);
     kill(d->guardian, SIGKILL);
     waitpid(d->guardian, NULL, 0);
@@ -152,8 +153,9 @@ int dtk_test_dockerd_start(dtk_test_dockerd *d)
     d->control_fd = -1;
     d->report_fd = -1;
     if (script_path(script, sizeof(script)) == NULL) {
-        fprintf(stderr, "dockerd harness: %s not found (run from the "
-                        "repository root or set DTK_SRCDIR)\n",
+        fprintf(stderr,
+                "dockerd harness: %s not found (run from the "
+                "repository root or set DTK_SRCDIR)\n",
                 SCRIPT);
         return -1;
     }

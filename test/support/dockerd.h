@@ -15,14 +15,14 @@
 #include <sys/types.h>
 
 typedef struct dtk_test_dockerd {
-    pid_t guardian;      /* the bash process; 0 when not running */
-    int control_fd;      /* its stdin; closing it stops everything */
-    int report_fd;       /* its stdout */
+    pid_t guardian; /* the bash process; 0 when not running */
+    int control_fd; /* its stdin; closing it stops everything */
+    int report_fd;  /* its stdout */
     pid_t dockerd_pid;
-    char dir[256];       /* private temporary directory */
-    char host[320];      /* "unix://<dir>/docker.sock" */
-    char tls_host[64];   /* "tcp://127.0.0.1:<port>" (--tlsverify) */
-    char image[128];     /* the busybox test image */
+    char dir[256];     /* private temporary directory */
+    char host[320];    /* "unix://<dir>/docker.sock" */
+    char tls_host[64]; /* "tcp://127.0.0.1:<port>" (--tlsverify) */
+    char image[128];   /* the busybox test image */
     /* PEM text (owned): the CA the engine's certificate chains to and a
      * client identity it accepts; then an unrelated CA and an identity
      * signed by it, for the failure cases. */

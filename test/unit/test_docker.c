@@ -27,13 +27,19 @@
 #include "pkg/httpserver/server.h"
 #include "pkg/json/json.h"
 
-/* ---- Multiplexed stream ---------------------------------------------------- */
+/* ---- Multiplexed stream ----------------------------------------------------
+ */
 
 static void frame(dtk_buf *out, int stream, const char *data, size_t len)
 {
-    unsigned char h[8] = {(unsigned char)stream, 0, 0, 0,
-                          (unsigned char)(len >> 24), (unsigned char)(len >> 16),
-                          (unsigned char)(len >> 8), (unsigned char)len};
+    unsigned char h[8] = {(unsigned char)stream,
+                          0,
+                          0,
+                          0,
+                          (unsigned char)(len >> 24),
+                          (unsigned char)(len >> 16),
+                          (unsigned char)(len >> 8),
+                          (unsigned char)len};
 
     assert_int_equal(dtk_buf_put(out, h, sizeof(h)), 0);
     assert_int_equal(dtk_buf_put(out, data, len), 0);
@@ -50,10 +56,10 @@ static int to_sink(int stream, const char *data, size_t len, void *payload)
     sink *s = payload;
 
     s->calls++;
-    assert_int_equal(dtk_buf_put(stream == DTK_DOCKER_STREAM_STDOUT ? &s->out
-                                                                    : &s->err,
-                                 data, len),
-                     0);
+    assert_int_equal(
+        dtk_buf_put(stream == DTK_DOCKER_STREAM_STDOUT ? &s->out : &s->err,
+                    data, len),
+        0);
     return 0;
 }
 
@@ -104,9 +110,8 @@ static void test_docker__demux_reassembles_frames_split_anywhere(void **state)
         sink s = {DTK_BUF_INIT(0), DTK_BUF_INIT(0), 0};
 
         for (size_t i = 0; i < wire.len; i++) {
-            assert_int_equal(dtk_docker_demux_feed(&d, wire.ptr + i, 1,
-                                                   to_sink, &s),
-                             0);
+            assert_int_equal(
+                dtk_docker_demux_feed(&d, wire.ptr + i, 1, to_sink, &s), 0);
         }
         assert_int_equal(dtk_docker_demux_finish(&d), 0);
         assert_string_equal(dtk_buf_cstr(&s.out), want_out.ptr);
@@ -128,15 +133,15 @@ static void test_docker__demux_rejects_garbage_and_truncation(void **state)
 
     (void)state;
     /* A TTY (raw) stream is not framed: "hello wo..." is not a header. */
-    assert_int_equal(dtk_docker_demux_feed(&d, "hello world\n", 12, to_sink, &s),
-                     DTK_EINVALID);
+    assert_int_equal(
+        dtk_docker_demux_feed(&d, "hello world\n", 12, to_sink, &s),
+        DTK_EINVALID);
     assert_string_equal(dtk_error_last()->message,
                         "multiplexed stream: bad frame header (stream byte "
                         "104)");
     frame(&wire, 1, "abcdef", 6);
-    assert_int_equal(dtk_docker_demux_feed(&d2, wire.ptr, wire.len - 2,
-                                           to_sink, &s),
-                     0);
+    assert_int_equal(
+        dtk_docker_demux_feed(&d2, wire.ptr, wire.len - 2, to_sink, &s), 0);
     assert_int_equal(dtk_docker_demux_finish(&d2), DTK_EINVALID);
     assert_string_equal(dtk_error_last()->message,
                         "multiplexed stream: ended inside a frame (2 bytes "
@@ -146,7 +151,9 @@ static void test_docker__demux_rejects_garbage_and_truncation(void **state)
     dtk_buf_dispose(&wire);
 }
 
-static int stop_after_first(int stream, const char *data, size_t len,
+static int stop_after_first(int stream,
+                            const char *data,
+                            size_t len,
                             void *payload)
 {
     (void)stream;
@@ -165,14 +172,15 @@ static void test_docker__demux_callback_can_stop(void **state)
     (void)state;
     frame(&wire, 1, "a", 1);
     frame(&wire, 1, "b", 1);
-    assert_int_equal(dtk_docker_demux_feed(&d, wire.ptr, wire.len,
-                                           stop_after_first, &calls),
-                     7);
+    assert_int_equal(
+        dtk_docker_demux_feed(&d, wire.ptr, wire.len, stop_after_first, &calls),
+        7);
     assert_int_equal(calls, 1);
     dtk_buf_dispose(&wire);
 }
 
-/* ---- Names, labels, config hash -------------------------------------------- */
+/* ---- Names, labels, config hash --------------------------------------------
+ */
 
 static void assert_name(const char *expected, int rc, dtk_buf *b)
 {
@@ -220,9 +228,9 @@ static void test_docker__names_follow_the_convention(void **state)
     assert_true(strncmp(b.ptr, "dtk-production-eu-west-xxx", 26) == 0);
     assert_string_equal(b.ptr + b.len - 2, "-3");
     /* The component does not fit any more, but still tells names apart. */
-    assert_int_equal(dtk_docker_container_name(&c, "production-eu-west",
-                                               long_name, "db", 3),
-                     0);
+    assert_int_equal(
+        dtk_docker_container_name(&c, "production-eu-west", long_name, "db", 3),
+        0);
     assert_int_equal(c.len, DTK_DOCKER_NAME_MAX);
     assert_string_not_equal(b.ptr, c.ptr);
     /* Deterministic. */
@@ -385,7 +393,8 @@ static void test_docker__owner_filter_and_drift(void **state)
     assert_null(dtk_docker_labels_get(&labels, "other"));
 }
 
-/* ---- Registry credentials -------------------------------------------------- */
+/* ---- Registry credentials --------------------------------------------------
+ */
 
 static void assert_registry(const char *image, const char *expected)
 {
@@ -435,11 +444,11 @@ static dtk_json *decode_auth(const char *value)
 
 /* "robot:p>?~s" encodes (standard) to "cm9ib3Q6cD4/fnM=", which has a '/':
  * the URL-safe alphabet must show up in the header. */
-#define HUB_CONFIG                                                             \
-    "{\"auths\":{\"https://index.docker.io/v1/\":{\"auth\":"                   \
-    "\"cm9ib3Q6cD4/fnM=\"},\"registry.example.com:5000\":{\"username\":"       \
-    "\"ci\",\"password\":\"s3cr3t-pw\"},\"bad.example.com\":{\"auth\":"         \
-    "\"!!notbase64!!\"},\"token.example.com\":{\"username\":\"x\","            \
+#define HUB_CONFIG                                                       \
+    "{\"auths\":{\"https://index.docker.io/v1/\":{\"auth\":"             \
+    "\"cm9ib3Q6cD4/fnM=\"},\"registry.example.com:5000\":{\"username\":" \
+    "\"ci\",\"password\":\"s3cr3t-pw\"},\"bad.example.com\":{\"auth\":"  \
+    "\"!!notbase64!!\"},\"token.example.com\":{\"username\":\"x\","      \
     "\"identitytoken\":\"tok-123\"}}}"
 
 static void test_docker__registry_auth_from_dockerconfigjson(void **state)
@@ -471,9 +480,8 @@ static void test_docker__registry_auth_from_dockerconfigjson(void **state)
     dtk_json_free(doc);
     dtk_buf_reset(&h);
 
-    assert_int_equal(dtk_docker_registry_auth(&h, HUB_CONFIG,
-                                              "token.example.com/app"),
-                     0);
+    assert_int_equal(
+        dtk_docker_registry_auth(&h, HUB_CONFIG, "token.example.com/app"), 0);
     doc = decode_auth(dtk_buf_cstr(&h));
     assert_string_equal(dtk_json_get_string(doc, "identitytoken"), "tok-123");
     assert_null(dtk_json_get(doc, "password"));
@@ -481,12 +489,12 @@ static void test_docker__registry_auth_from_dockerconfigjson(void **state)
     dtk_buf_reset(&h);
 
     /* Legacy .dockercfg: no "auths" wrapper. */
-    assert_int_equal(dtk_docker_registry_auth(
-                         &h,
-                         "{\"registry.example.com:5000\":{\"auth\":"
-                         "\"dTpw\"}}",
-                         "registry.example.com:5000/app"),
-                     0);
+    assert_int_equal(
+        dtk_docker_registry_auth(&h,
+                                 "{\"registry.example.com:5000\":{\"auth\":"
+                                 "\"dTpw\"}}",
+                                 "registry.example.com:5000/app"),
+        0);
     doc = decode_auth(dtk_buf_cstr(&h));
     assert_string_equal(dtk_json_get_string(doc, "username"), "u");
     assert_string_equal(dtk_json_get_string(doc, "password"), "p");
@@ -505,31 +513,33 @@ static void test_docker__registry_auth_errors_name_the_key_not_the_secret(
     assert_string_equal(dtk_error_last()->message,
                         "dockerconfigjson: no credentials for registry "
                         "'quay.io'");
-    assert_int_equal(dtk_docker_registry_auth(&h, HUB_CONFIG,
-                                              "bad.example.com/app"),
-                     DTK_EINVALID);
+    assert_int_equal(
+        dtk_docker_registry_auth(&h, HUB_CONFIG, "bad.example.com/app"),
+        DTK_EINVALID);
     assert_string_equal(dtk_error_last()->message,
                         "dockerconfigjson: auths['bad.example.com'].auth: "
                         "expected base64 of 'username:password'");
     assert_int_equal(dtk_docker_registry_auth(
-                         &h, "{\"auths\":{\"r.io\":{\"password\":\"hunter2\"}}}",
+                         &h,
+                         "{\"auths\":{\"r.io\":{\"password\":\"hunter2\"}}}",
                          "r.io/app"),
                      DTK_EINVALID);
     assert_null(strstr(dtk_error_last()->message, "hunter2"));
     assert_string_equal(dtk_error_last()->message,
                         "dockerconfigjson: auths['r.io']: needs auth, "
                         "username and password, or identitytoken");
-    assert_int_equal(dtk_docker_registry_auth(
-                         &h, "{\"auths\":{\"r.io\":{\"password\":\"hunter2\"", 
-                         "r.io/app"),
-                     DTK_EINVALID);
+    assert_int_equal(
+        dtk_docker_registry_auth(
+            &h, "{\"auths\":{\"r.io\":{\"password\":\"hunter2\"", "r.io/app"),
+        DTK_EINVALID);
     assert_string_equal(dtk_error_last()->message,
                         "dockerconfigjson: not a JSON object");
     assert_int_equal(h.len, 0);
     dtk_buf_dispose(&h);
 }
 
-/* ---- Client construction and unreachable engines --------------------------- */
+/* ---- Client construction and unreachable engines ---------------------------
+ */
 
 static void test_docker__bad_hosts_are_rejected(void **state)
 {
@@ -575,21 +585,21 @@ static void test_docker__engine_not_running_is_a_clear_error(void **state)
     assert_int_equal(dtk_docker_ping(c), DTK_EUNAVAIL);
     assert_non_null(strstr(dtk_error_last()->message, "ping: docker engine "
                                                       "'unix:///tmp/dtk-"));
-    assert_non_null(strstr(dtk_error_last()->message,
-                           "Couldn't connect to server"));
+    assert_non_null(
+        strstr(dtk_error_last()->message, "Couldn't connect to server"));
     /* A versioned call fails the same way (negotiation cannot happen). */
     assert_int_equal(dtk_docker_container_inspect(c, &info, "web"),
                      DTK_EUNAVAIL);
-    assert_non_null(strstr(dtk_error_last()->message,
-                           "get engine version: docker engine"));
+    assert_non_null(
+        strstr(dtk_error_last()->message, "get engine version: docker engine"));
     assert_null(dtk_docker_api_version(c));
     dtk_docker_free(c);
 
     o.host = "tcp://127.0.0.1:1";
     assert_int_equal(dtk_docker_new(&c, &o), 0);
     assert_int_equal(dtk_docker_ping(c), DTK_EUNAVAIL);
-    assert_non_null(strstr(dtk_error_last()->message,
-                           "docker engine 'tcp://127.0.0.1:1'"));
+    assert_non_null(
+        strstr(dtk_error_last()->message, "docker engine 'tcp://127.0.0.1:1'"));
     dtk_docker_free(c);
     rmdir(dir);
 }
@@ -630,7 +640,8 @@ static void test_docker__silent_engine_times_out(void **state)
     rmdir(dir);
 }
 
-/* ---- Against a stand-in engine --------------------------------------------- */
+/* ---- Against a stand-in engine ---------------------------------------------
+ */
 
 typedef struct fake_engine {
     dtk_httpserver *server;
@@ -710,8 +721,7 @@ static int fake_setup(void **state)
 
     pthread_mutex_init(&f->lock, NULL);
     f->api_version = "1.43";
-    assert_int_equal(dtk_httpserver_start(&f->server, &so, fake_handler, f),
-                     0);
+    assert_int_equal(dtk_httpserver_start(&f->server, &so, fake_handler, f), 0);
     snprintf(f->host, sizeof(f->host), "tcp://127.0.0.1:%d",
              dtk_httpserver_port(f->server));
     *state = f;
@@ -762,8 +772,7 @@ static void test_docker__version_is_negotiated_down_to_ours(void **state)
 
     f->api_version = "1.38";
     c = fake_client(f);
-    assert_int_equal(dtk_docker_container_inspect(c, &info, "nope"),
-                     DTK_ERROR);
+    assert_int_equal(dtk_docker_container_inspect(c, &info, "nope"), DTK_ERROR);
     assert_non_null(strstr(dtk_error_last()->message,
                            "api version 1.38 is older than the oldest "
                            "supported, 1.40"));
@@ -779,8 +788,9 @@ static void test_docker__statuses_map_to_codes(void **state)
     static const struct {
         int status;
         int code;
-    } table[] = {{400, DTK_EINVALID}, {401, DTK_EAUTH},    {403, DTK_ECONFLICT},
-                 {404, DTK_ENOTFOUND}, {409, DTK_ECONFLICT}, {500, DTK_ERROR},
+    } table[] = {{400, DTK_EINVALID},  {401, DTK_EAUTH},
+                 {403, DTK_ECONFLICT}, {404, DTK_ENOTFOUND},
+                 {409, DTK_ECONFLICT}, {500, DTK_ERROR},
                  {503, DTK_EUNAVAIL}};
 
     for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
@@ -789,8 +799,8 @@ static void test_docker__statuses_map_to_codes(void **state)
         char msg[64];
 
         snprintf(id, sizeof(id), "s%d", table[i].status);
-        snprintf(msg, sizeof(msg), "inspect container '%s': engine says %d",
-                 id, table[i].status);
+        snprintf(msg, sizeof(msg), "inspect container '%s': engine says %d", id,
+                 table[i].status);
         assert_int_equal(dtk_docker_container_inspect(c, &info, id),
                          table[i].code);
         assert_string_equal(dtk_error_last()->message, msg);
@@ -819,9 +829,9 @@ static void test_docker__pull_sends_registry_auth_and_reads_stream_errors(
     dtk_json *auth;
 
     po.dockerconfigjson = HUB_CONFIG;
-    assert_int_equal(dtk_docker_image_pull(
-                         c, "registry.example.com:5000/team/app:2", &po),
-                     DTK_ENOTFOUND);
+    assert_int_equal(
+        dtk_docker_image_pull(c, "registry.example.com:5000/team/app:2", &po),
+        DTK_ENOTFOUND);
     assert_string_equal(dtk_error_last()->message,
                         "pull image 'registry.example.com:5000/team/app:2': "
                         "manifest for registry.example.com:5000/team/app:2 "

@@ -16,8 +16,7 @@
 #   stdout, then waits until its stdin reaches end of file (the test process
 #   closed the pipe or died) or it gets SIGTERM, and tears everything down.
 #
-# What works on a Debian bookworm VM as root (found by trying; see
-# test/integration/README-docker.md):
+# What works on a Debian bookworm VM as root (found by trying):
 #   --iptables=false --ip-masq=false --ip-forward=false: this daemon never
 #       touches the host's iptables, so it cannot disturb (or be disturbed by)
 #       another dockerd that manages iptables; published ports still work on
