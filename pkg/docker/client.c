@@ -534,7 +534,9 @@ int dtk_docker__path_segment(dtk_buf *path, const char *segment)
     return error < 0 ? error : dtk_http_escape(path, segment);
 }
 
-int dtk_docker__filters(dtk_buf *query, const dtk_docker_list_options *opts)
+int dtk_docker__filters(dtk_buf *query,
+                        const dtk_docker_list_options *opts,
+                        char sep)
 {
     dtk_json *filters = NULL;
     char *text = NULL;
@@ -561,7 +563,10 @@ int dtk_docker__filters(dtk_buf *query, const dtk_docker_list_options *opts)
         error = DTK_EINVALID;
         goto out;
     }
-    error = dtk_buf_puts(query, "filters=");
+    error = dtk_buf_putc(query, sep);
+    if (error == 0) {
+        error = dtk_buf_puts(query, "filters=");
+    }
     if (error == 0) {
         error = dtk_http_escape(query, text);
     }

@@ -565,10 +565,10 @@ int dtk_docker_container_list(dtk_docker *client,
 
     out->items = NULL;
     out->count = 0;
-    error = dtk_buf_printf(&path, "/containers/json?all=%d&",
+    error = dtk_buf_printf(&path, "/containers/json?all=%d",
                            options && options->all ? 1 : 0);
     if (error == 0) {
-        error = dtk_docker__filters(&path, options);
+        error = dtk_docker__filters(&path, options, '&');
     }
     if (error < 0) {
         goto out;

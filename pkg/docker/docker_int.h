@@ -65,8 +65,11 @@ int dtk_docker__status_error(long status,
 /* Appends "/<escaped segment>". */
 int dtk_docker__path_segment(dtk_buf *path, const char *segment);
 
-/* Appends "filters=<escaped JSON>" for labels/name; nothing when empty. */
-int dtk_docker__filters(dtk_buf *query, const dtk_docker_list_options *opts);
+/* Appends sep (the query's '?' or '&') and "filters=<escaped JSON>" for
+ * labels/name; nothing when there is nothing to filter on. */
+int dtk_docker__filters(dtk_buf *query,
+                        const dtk_docker_list_options *opts,
+                        char sep);
 
 /* Copies a string member, or NULL. */
 char *dtk_docker__strdup_member(const dtk_json *obj, const char *key);

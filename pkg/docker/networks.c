@@ -186,9 +186,9 @@ int dtk_docker_network_list(dtk_docker *client,
 
     out->items = NULL;
     out->count = 0;
-    error = dtk_buf_puts(&path, "/networks?");
+    error = dtk_buf_puts(&path, "/networks");
     if (error == 0) {
-        error = dtk_docker__filters(&path, options);
+        error = dtk_docker__filters(&path, options, '?');
     }
     if (error < 0) {
         goto out;

@@ -92,9 +92,9 @@ int dtk_docker_volume_list(dtk_docker *client,
 
     out->items = NULL;
     out->count = 0;
-    error = dtk_buf_puts(&path, "/volumes?");
+    error = dtk_buf_puts(&path, "/volumes");
     if (error == 0) {
-        error = dtk_docker__filters(&path, options);
+        error = dtk_docker__filters(&path, options, '?');
     }
     if (error < 0) {
         goto out;

@@ -349,6 +349,12 @@ static void test_docker__list_by_labels_finds_what_an_instance_owns(
     assert_int_equal(dtk_docker_container_list(fx.client, &list, &lo), 0);
     assert_int_equal(list.count, 3);
     dtk_docker_containers_dispose(&list);
+    /* Labels and name together. */
+    lo.name = "dtk-shop-list-a-web";
+    assert_int_equal(dtk_docker_container_list(fx.client, &list, &lo), 0);
+    assert_int_equal(list.count, 1);
+    assert_string_equal(list.items[0].id, ids[0]);
+    dtk_docker_containers_dispose(&list);
 
     assert_int_equal(
         dtk_docker_container_list_owned(fx.client, &list, "uid-list-b", NULL),

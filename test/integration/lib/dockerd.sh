@@ -34,11 +34,14 @@
 # Exported after dtk_dockerd_start succeeds:
 #   DTK_DOCKERD_DIR, DTK_DOCKERD_PID, DTK_DOCKER_HOST (unix://...),
 #   DTK_DOCKER_TLS_HOST (tcp://127.0.0.1:<port>, TLS with client
-#   certificates), DTK_DOCKER_TLS_DIR (ca.pem, cert.pem, key.pem and
-#   wrong-ca.pem, wrong-cert.pem, wrong-key.pem from an unrelated CA),
+#   certificates), DTK_DOCKER_TLS_DIR (ca.pem, cert.pem, key.pem: the CA
+#   and a client identity the engine accepts; wrong-ca.pem/wrong-cert.pem
+#   (the same self-signed certificate) and wrong-key.pem: one it refuses),
 #   DTK_DOCKER_TEST_IMAGE (busybox root filesystem imported locally).
+#
+# Sourced mode cleans up from the EXIT trap, which a SIGKILL skips; serve
+# mode does not depend on the test process at all (its stdin closes).
 
-DTK_DOCKER_CLI=${DTK_DOCKER_CLI:-/usr/bin/docker}
 DTK_DOCKER_TEST_IMAGE_NAME=${DTK_DOCKER_TEST_IMAGE_NAME:-dtk-test/busybox:latest}
 DTK_DOCKERD_START_TIMEOUT=${DTK_DOCKERD_START_TIMEOUT:-60}
 
@@ -46,9 +49,18 @@ dtk__dockerd_log() {
     echo "dockerd.sh: $*" >&2
 }
 
-dtk__dockerd_cli() {
-    DOCKER_CONFIG="$DTK_DOCKERD_DIR/cli" "$DTK_DOCKER_CLI" \
-        -H "$DTK_DOCKER_HOST" "$@"
+# The Engine API over the private socket with curl (a Go CLI start-up costs
+# a second on a busy VM): dtk__dockerd_api METHOD PATH [curl args...]
+dtk__dockerd_api() {
+    local method=$1 path=$2
+    shift 2
+    curl -sf --max-time 60 --unix-socket "$DTK_DOCKERD_DIR/docker.sock" \
+        -X "$method" "$@" "http://localhost/v1.41$path"
+}
+
+# Ids ("Id":"...") in an API answer, one per line.
+dtk__dockerd_ids() {
+    grep -o '"Id":"[0-9a-f]*"' | sed 's/"Id":"\(.*\)"/\1/'
 }
 
 # Checks what the machine must offer; sets DTK_DOCKERD_SKIP_REASON.
@@ -64,10 +76,6 @@ dtk__dockerd_preflight() {
             return 1
         fi
     done
-    if [ ! -x "$DTK_DOCKER_CLI" ]; then
-        DTK_DOCKERD_SKIP_REASON="docker CLI '$DTK_DOCKER_CLI' not found"
-        return 1
-    fi
     DTK__BUSYBOX=$(command -v busybox || true)
     if [ -z "$DTK__BUSYBOX" ] || ldd "$DTK__BUSYBOX" >/dev/null 2>&1; then
         DTK_DOCKERD_SKIP_REASON="a static busybox is needed (Debian package busybox-static)"
@@ -145,8 +153,11 @@ dtk__dockerd_image() {
     printf 'root:x:0:\nnogroup:x:65534:\n' >"$root/etc/group"
     chmod 1777 "$root/tmp"
     tar --numeric-owner --owner=0 --group=0 -C "$root" -cf "$DTK_DOCKERD_DIR/rootfs.tar" . || return 1
-    dtk__dockerd_cli import --change 'CMD ["sh"]' "$DTK_DOCKERD_DIR/rootfs.tar" \
-        "$DTK_DOCKER_TEST_IMAGE_NAME" >/dev/null || return 1
+    # docker import: POST /images/create?fromSrc=- with the tar as body.
+    dtk__dockerd_api POST "/images/create?fromSrc=-&repo=${DTK_DOCKER_TEST_IMAGE_NAME%:*}&tag=${DTK_DOCKER_TEST_IMAGE_NAME##*:}&changes=CMD%20%5B%22sh%22%5D" \
+        -H 'Content-Type: application/x-tar' --data-binary "@$DTK_DOCKERD_DIR/rootfs.tar" \
+        >"$DTK_DOCKERD_DIR/import.log" || return 1
+    grep -q '"status":"sha256:' "$DTK_DOCKERD_DIR/import.log" || return 1
     rm -rf "$root" "$DTK_DOCKERD_DIR/rootfs.tar"
     DTK_DOCKER_TEST_IMAGE=$DTK_DOCKER_TEST_IMAGE_NAME
 }
@@ -185,7 +196,6 @@ dtk_dockerd_start() {
     port=$(dtk__dockerd_free_port) || { dtk__dockerd_fail "no free TCP port"; return 1; }
     DTK_DOCKER_TLS_HOST="tcp://127.0.0.1:$port"
     echo '{}' >"$DTK_DOCKERD_DIR/daemon.json"
-    mkdir -p "$DTK_DOCKERD_DIR/cli"
     dockerd --config-file "$DTK_DOCKERD_DIR/daemon.json" \
         --host "$DTK_DOCKER_HOST" --host "$DTK_DOCKER_TLS_HOST" \
         --tlsverify --tlscacert "$DTK_DOCKER_TLS_DIR/ca.pem" \
@@ -229,12 +239,13 @@ dtk_dockerd_stop() {
     if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
         # What the tests left behind: containers first (so shutdown does not
         # wait for them), then networks (their bridges would outlive dockerd).
-        ids=$(dtk__dockerd_cli ps -aq 2>/dev/null)
-        [ -n "$ids" ] && dtk__dockerd_cli rm -f $ids >/dev/null 2>&1
-        for i in $(dtk__dockerd_cli network ls -q --filter driver=bridge 2>/dev/null); do
+        for i in $(dtk__dockerd_api GET "/containers/json?all=1" | dtk__dockerd_ids); do
+            dtk__dockerd_api DELETE "/containers/$i?force=1&v=1" >/dev/null
+        done
+        for i in $(dtk__dockerd_api GET "/networks" | dtk__dockerd_ids); do
             bridges="$bridges br-${i:0:12}"
         done
-        dtk__dockerd_cli network prune -f >/dev/null 2>&1
+        dtk__dockerd_api POST /networks/prune >/dev/null
         kill -TERM "$pid" 2>/dev/null
         for i in $(seq 1 300); do
             kill -0 "$pid" 2>/dev/null || break
