@@ -432,9 +432,12 @@ typedef struct dtk_docker_pull_options {
 /* clang-format on */
 
 /* POST /images/create?fromImage=&tag= (tag "latest" when none is given). The
- * engine reports failures inside a 200 progress stream; they come back as
- * DTK_ERROR (DTK_ENOTFOUND for "not found"/"manifest unknown") with the
- * engine's message. options may be NULL. */
+ * engine reports failures either as an HTTP error or inside a 200 progress
+ * stream; both come back with the engine's message, as DTK_ENOTFOUND when it
+ * says "not found", "manifest unknown" or "repository does not exist",
+ * DTK_EAUTH for "unauthorized"/"authentication required" (read from the
+ * text: the stream carries no status), else DTK_ERROR. A malformed
+ * dockerconfigjson is DTK_EINVALID. options may be NULL. */
 int dtk_docker_image_pull(dtk_docker *client,
                           const char *image,
                           const dtk_docker_pull_options *options);

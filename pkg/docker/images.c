@@ -509,6 +509,10 @@ int dtk_docker_image_pull(dtk_docker *client,
                          : DTK_DOCKER_DEFAULT_PULL_TIMEOUT_MS;
     req.what = dtk_buf_cstr(&w);
     error = dtk_docker__stream(client, &req, &resp, on_pull_data, &progress);
+    if (error == DTK_ERROR && resp.status >= 500) {
+        /* A 500 before the stream started: the words tell more. */
+        error = pull_error_code(dtk_error_last()->message);
+    }
     if (error < 0) {
         goto out;
     }

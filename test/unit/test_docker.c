@@ -690,8 +690,27 @@ static void fake_handler(dtk_httpserver_exchange *ex, void *payload)
         snprintf(f->from_image, sizeof(f->from_image), "%s", from ? from : "");
         snprintf(f->tag, sizeof(f->tag), "%s", tag ? tag : "");
         pthread_mutex_unlock(&f->lock);
-        dtk_httpserver_respond(ex, 200, "application/json", progress,
-                               strlen(progress));
+        static const char denied[] =
+            "{\"status\":\"Pulling from private/app\"}\n"
+            "{\"error\":\"unauthorized: authentication required\"}";
+        static const char ok[] =
+            "{\"status\":\"Pulling from team/ok\"}\n"
+            "{\"status\":\"Status: Downloaded newer image\"}\n";
+
+        if (from != NULL && strcmp(from, "private/app") == 0) {
+            /* The last line has no newline: it must still count. */
+            dtk_httpserver_respond(ex, 200, "application/json", denied,
+                                   strlen(denied));
+        } else if (from != NULL && strcmp(from, "broken/app") == 0) {
+            reply(ex, 500,
+                  "{\"message\":\"Get https://r.io/v2/: unauthorized: "
+                  "incorrect username or password\"}");
+        } else if (from != NULL && strcmp(from, "team/ok") == 0) {
+            dtk_httpserver_respond(ex, 200, "application/json", ok, strlen(ok));
+        } else {
+            dtk_httpserver_respond(ex, 200, "application/json", progress,
+                                   strlen(progress));
+        }
     } else if (strncmp(path, "/v1.41/containers/s", 19) == 0) {
         /* Container "s<code>" answers with that status. */
         int status = (int)strtol(path + 19, NULL, 10);
@@ -857,6 +876,19 @@ static void test_docker__pull_sends_registry_auth_and_reads_stream_errors(
                      DTK_ENOTFOUND);
     assert_string_equal(f->from_image, "app");
     assert_string_equal(f->tag, "sha256:0123");
+
+    /* Success is a stream without an error line. */
+    assert_int_equal(dtk_docker_image_pull(c, "team/ok:3", NULL), 0);
+    assert_string_equal(f->tag, "3");
+    /* Refusals are told by their words, in the stream or in a 500. */
+    assert_int_equal(dtk_docker_image_pull(c, "private/app", NULL), DTK_EAUTH);
+    assert_string_equal(dtk_error_last()->message,
+                        "pull image 'private/app': unauthorized: "
+                        "authentication required");
+    assert_int_equal(dtk_docker_image_pull(c, "broken/app", NULL), DTK_EAUTH);
+    assert_string_equal(dtk_error_last()->message,
+                        "pull image 'broken/app': Get https://r.io/v2/: "
+                        "unauthorized: incorrect username or password");
     dtk_docker_free(c);
 }
 
