@@ -345,7 +345,8 @@ static void tls_hint(const dtk_docker *c, int error)
     if (c->tls_identity && error == DTK_EUNAVAIL &&
         strstr(msg, "certificate") == NULL &&
         (strstr(msg, "sending data") != NULL ||
-         strstr(msg, "receiving data") != NULL)) {
+         strstr(msg, "receiving data") != NULL ||
+         strstr(msg, "returned nothing") != NULL)) {
         char copy[DTK_ERROR_MESSAGE_MAX];
 
         snprintf(copy, sizeof(copy), "%s", msg);

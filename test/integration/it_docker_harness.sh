@@ -60,11 +60,20 @@ host=$(sed -n 's/^host=//p' "$work/report")
 image=$(sed -n 's/^image=//p' "$work/report")
 pid=$(sed -n 's/^pid=//p' "$work/report")
 bridge="dtkbr$guardian" # the script names it after its own PID
-docker() { DOCKER_CONFIG="$work" /usr/bin/docker -H "$host" "$@"; }
+sock="${host#unix://}"
+api() { # METHOD PATH [curl args]: the Engine API (curl starts faster than the CLI)
+    local m=$1 p=$2
+    shift 2
+    curl -sf --max-time 60 --unix-socket "$sock" -X "$m" "$@" "http://localhost/v1.41$p"
+}
 
-cid=$(docker run -d -p 127.0.0.1::8080 "$image" \
-    sh -c 'echo published > /www/index.html && exec httpd -f -p 8080 -h /www' 2>&1)
-port=$(docker port "$cid" 8080/tcp 2>/dev/null | head -1 | sed 's/.*://')
+# A running container with a published port (teardown must cope with it),
+# and a user network (its bridge must not outlive the engine).
+cid=$(api POST /containers/create -H 'Content-Type: application/json' \
+    -d "{\"Image\":\"$image\",\"Cmd\":[\"sh\",\"-c\",\"echo published > /www/index.html && exec httpd -f -p 8080 -h /www\"],\"ExposedPorts\":{\"8080/tcp\":{}},\"HostConfig\":{\"PortBindings\":{\"8080/tcp\":[{\"HostIp\":\"127.0.0.1\",\"HostPort\":\"\"}]}}}" |
+    sed -n 's/.*"Id":"\([0-9a-f]*\)".*/\1/p')
+api POST "/containers/$cid/start" >/dev/null
+port=$(api GET "/containers/$cid/json" | grep -o '"HostPort":"[0-9][0-9]*"' | head -1 | grep -o '[0-9]*')
 body=""
 for _ in $(seq 100); do
     body=$(curl -s --max-time 2 "http://127.0.0.1:$port/" 2>/dev/null) && [ -n "$body" ] && break
@@ -75,7 +84,9 @@ if [ "$body" = published ]; then
 else
     not_ok "a published port answers on 127.0.0.1" "port '$port' body '$body' ($cid)"
 fi
-netid=$(docker network create dtk-it-harness 2>/dev/null)
+netid=$(api POST /networks/create -H 'Content-Type: application/json' \
+    -d '{"Name":"dtk-it-harness","CheckDuplicate":true}' |
+    sed -n 's/.*"Id":"\([0-9a-f]*\)".*/\1/p')
 netbridge="br-${netid:0:12}"
 if ip -o link show "$bridge" >/dev/null 2>&1 &&
    ip -o link show "$netbridge" >/dev/null 2>&1; then
