@@ -153,6 +153,30 @@ static void exec_ok(dtk_docker_output *out,
     }
 }
 
+/* Polls the container's stdout until it contains text. */
+static void wait_for_log(const char *id, const char *text)
+{
+    int64_t deadline = dtk_clock_now_ms() + WAIT_MS;
+
+    for (;;) {
+        dtk_docker_output out = DTK_DOCKER_OUTPUT_INIT;
+        int found;
+
+        if (dtk_docker_container_logs(fx.client, &out, id, NULL) < 0) {
+            fail_msg("logs: %s", dtk_error_last()->message);
+        }
+        found = strstr(dtk_buf_cstr(&out.out), text) != NULL;
+        dtk_docker_output_dispose(&out);
+        if (found) {
+            return;
+        }
+        if (dtk_clock_now_ms() > deadline) {
+            fail_msg("container %s never wrote '%s'", id, text);
+        }
+        dtk_clock_sleep_ms(50);
+    }
+}
+
 static int64_t stop_ms(const char *id, int grace_s)
 {
     int64_t start = dtk_clock_now_ms();
@@ -471,7 +495,6 @@ static void test_docker__logs_wait_and_tail(void **state)
     char *long_id;
     int code = -1;
     int64_t start;
-    int64_t deadline;
 
     (void)state;
     NEED_ENGINE();
@@ -508,18 +531,7 @@ static void test_docker__logs_wait_and_tail(void **state)
     /* Tail: the last lines only (one stream here: the order of stdout and
      * stderr lines in the log is not defined). The container is still
      * running, so wait until its output is in the log. */
-    deadline = dtk_clock_now_ms() + WAIT_MS;
-    for (;;) {
-        assert_int_equal(
-            dtk_docker_container_logs(fx.client, &out, long_id, NULL), 0);
-        if (strstr(dtk_buf_cstr(&out.out), "line5") != NULL ||
-            dtk_clock_now_ms() > deadline) {
-            break;
-        }
-        dtk_docker_output_dispose(&out);
-        dtk_clock_sleep_ms(50);
-    }
-    dtk_docker_output_dispose(&out);
+    wait_for_log(long_id, "line5\n");
     lo = (dtk_docker_logs_options)DTK_DOCKER_LOGS_OPTIONS_INIT;
     lo.tail = 2;
     assert_int_equal(dtk_docker_container_logs(fx.client, &out, long_id, &lo),
@@ -650,8 +662,11 @@ static void test_docker__user_network_resolves_aliases(void **state)
 
 static void test_docker__stop_honours_grace_period_and_signal(void **state)
 {
+    /* "ready" once the handler is installed: a signal that arrives before
+     * would be ignored (PID 1 without a handler). */
     static const char *const on_usr1[] = {
-        "sh", "-c", "trap 'echo got-usr1; exit 0' USR1; sleep 1000 & wait",
+        "sh", "-c",
+        "trap 'echo got-usr1; exit 0' USR1; echo ready; sleep 1000 & wait",
         NULL};
     dtk_docker_container_spec spec = DTK_DOCKER_CONTAINER_SPEC_INIT;
     dtk_docker_container_info info = DTK_DOCKER_CONTAINER_INFO_INIT;
@@ -696,13 +711,14 @@ static void test_docker__stop_honours_grace_period_and_signal(void **state)
     spec.cmd = on_usr1;
     spec.stop_signal = "SIGUSR1";
     id = run(&spec);
+    wait_for_log(id, "ready\n");
     took = stop_ms(id, 20);
     assert_true(took < 15000);
     inspect(&info, id);
     assert_int_equal(info.exit_code, 0);
     dtk_docker_container_info_dispose(&info);
     assert_int_equal(dtk_docker_container_logs(fx.client, &out, id, NULL), 0);
-    assert_string_equal(dtk_buf_cstr(&out.out), "got-usr1\n");
+    assert_string_equal(dtk_buf_cstr(&out.out), "ready\ngot-usr1\n");
     dtk_docker_output_dispose(&out);
     removed(id);
 }
