@@ -41,6 +41,24 @@ out:
     return error;
 }
 
+int dtk_b64_encode_url(dtk_buf *out, const void *data, size_t len)
+{
+    size_t start = out->len;
+    int error = dtk_b64_encode(out, data, len);
+
+    if (error < 0) {
+        return error;
+    }
+    for (size_t i = start; i < out->len; i++) {
+        if (out->ptr[i] == '+') {
+            out->ptr[i] = '-';
+        } else if (out->ptr[i] == '/') {
+            out->ptr[i] = '_';
+        }
+    }
+    return 0;
+}
+
 static int b64_char(unsigned char c)
 {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||

@@ -16,6 +16,12 @@
  * out's limit would be exceeded. */
 int dtk_b64_encode(dtk_buf *out, const void *data, size_t len);
 
+/* Appends the URL-safe encoding (RFC 4648 section 5: "-" and "_" instead of
+ * "+" and "/"), with padding, as Go's base64.URLEncoding writes it (Docker's
+ * X-Registry-Auth header). Returns DTK_ETOOBIG when out's limit would be
+ * exceeded. */
+int dtk_b64_encode_url(dtk_buf *out, const void *data, size_t len);
+
 /* Appends the bytes encoded by text[0..len) to out. Returns DTK_EINVALID
  * (message "not valid base64", never quoting the input) on a character
  * outside the alphabet, bad padding or a truncated group, DTK_ETOOBIG when

@@ -18,10 +18,10 @@ int dtk_digest_sha256_hex(char out[DTK_DIGEST_SHA256_HEX_SIZE],
         dtk_error_set(DTK_ERRCLASS_NONE, "sha-256 digest failed in openssl");
         return DTK_ERROR;
     }
-    for (unsigned int i = 0; i < md_len; i++) {
+    for (size_t i = 0; i < md_len; i++) {
         out[2 * i] = hex[md[i] >> 4];
         out[2 * i + 1] = hex[md[i] & 15];
     }
-    out[2 * md_len] = '\0';
+    out[2 * (size_t)md_len] = '\0';
     return 0;
 }

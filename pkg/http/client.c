@@ -27,6 +27,10 @@ struct dtk_http_client {
     long connect_timeout_ms;
     long timeout_ms;
     char *tls_server_name;
+    /* libcurl's detail for the last failure (CURLOPT_ERRORBUFFER), e.g.
+     * "OpenSSL SSL_read: ... alert bad certificate". Lives as long as the
+     * handle, so curl never writes to freed memory. */
+    char errbuf[CURL_ERROR_SIZE];
 };
 
 typedef struct transfer {
@@ -37,6 +41,7 @@ typedef struct transfer {
     void *payload;
     int stopped_by_cb;
     volatile int *cancel;
+    const char *errbuf; /* the client's */
 } transfer;
 
 int dtk_http_global_init(void)
@@ -217,6 +222,22 @@ static void url_for_message(char *out, size_t size, const char *url)
     out[n] = '\0';
 }
 
+/* "<method> <url>: <curl's text>", with libcurl's detail appended when it
+ * adds something (TLS failures say which alert the peer sent there). */
+static void set_transfer_error(const dtk_http_request *req, const char *url,
+                               CURLcode rc, const transfer *t)
+{
+    const char *text = curl_easy_strerror(rc);
+
+    if (t->errbuf != NULL && t->errbuf[0] != '\0' &&
+        strcmp(t->errbuf, text) != 0) {
+        dtk_error_set(DTK_ERRCLASS_HTTP, "%s %s: %s (%s)", req->method, url,
+                      text, t->errbuf);
+    } else {
+        dtk_error_set(DTK_ERRCLASS_HTTP, "%s %s: %s", req->method, url, text);
+    }
+}
+
 static int map_curl_error(CURLcode rc, const dtk_http_request *req,
                           const transfer *t)
 {
@@ -233,8 +254,7 @@ static int map_curl_error(CURLcode rc, const dtk_http_request *req,
     case CURLE_GOT_NOTHING:
     case CURLE_SEND_ERROR:
     case CURLE_RECV_ERROR:
-        dtk_error_set(DTK_ERRCLASS_HTTP, "%s %s: %s", req->method, url,
-                      curl_easy_strerror(rc));
+        set_transfer_error(req, url, rc, t);
         return DTK_EUNAVAIL;
     case CURLE_WRITE_ERROR:
         if (t->over_limit) {
@@ -247,8 +267,7 @@ static int map_curl_error(CURLcode rc, const dtk_http_request *req,
     default:
         break;
     }
-    dtk_error_set(DTK_ERRCLASS_HTTP, "%s %s: %s", req->method, url,
-                  curl_easy_strerror(rc));
+    set_transfer_error(req, url, rc, t);
     return DTK_ERROR;
 }
 
@@ -286,6 +305,8 @@ static void configure(dtk_http_client *c, const dtk_http_request *req,
     long timeout = req->timeout_ms ? req->timeout_ms : c->timeout_ms;
 
     curl_easy_reset(curl);
+    c->errbuf[0] = '\0';
+    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, c->errbuf);
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl, CURLOPT_URL, req->url);
     curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, req->method);
@@ -407,6 +428,7 @@ static int perform(dtk_http_client *c, const dtk_http_request *req,
     t.cb = cb;
     t.payload = payload;
     t.cancel = req->cancel;
+    t.errbuf = c->errbuf;
     resp->body.limit = t.limit;
     headers = build_headers(req);
     if (req->bearer_token != NULL) {
