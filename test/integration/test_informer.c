@@ -30,6 +30,7 @@
 #include "pkg/json/json.h"
 #include "pkg/kube/kube.h"
 #include "test/support/apiserver.h"
+#include "test/support/kube_stub.h"
 
 #define WAIT_MS 20000 /* generous: a loaded 2-core machine under ASan */
 
@@ -48,6 +49,7 @@ typedef struct fixture {
     /* Freed by the teardown, informers first, also after a failure. */
     dtk_informer *infs[8];
     struct recorder *recs[8];
+    dtk_kstub *stub;
 } fixture;
 
 static int setup(void **state)
@@ -67,6 +69,7 @@ static int teardown(void **state)
     fixture *f = *state;
 
     free_helpers(f);
+    dtk_kstub_stop(f->stub);
     dtk_kube_client_free(f->kc);
     dtk_kube_config_free(f->cfg);
     dtk_kube_config_free(f->icfg);
@@ -1184,6 +1187,97 @@ static void test_informer__label_selector_follows_matching(void **state)
     drop_informer(f, inf);
 }
 
+/* A stub server for the exact requests: one LIST page, then one watch
+ * stream as a selector watch sends it, then empty streams. */
+static void selector_stub(dtk_kstub *s,
+                          dtk_httpserver_exchange *ex,
+                          int hit,
+                          void *payload)
+{
+    (void)s;
+    (void)payload;
+    if (dtk_httpserver_query(ex, "watch") == NULL) {
+        dtk_kstub_json(
+            ex, 200,
+            "{\"kind\":\"ConfigMapList\",\"apiVersion\":\"v1\",\"metadata\":"
+            "{\"resourceVersion\":\"10\"},\"items\":[{\"metadata\":{\"name\":"
+            "\"in\",\"namespace\":\"s9\",\"resourceVersion\":\"9\","
+            "\"labels\":{\"app\":\"a\"}},\"data\":{\"v\":\"v0\"}}]}");
+        return;
+    }
+    if (hit == 1) {
+        dtk_kstub_json(
+            ex, 200,
+            "{\"type\":\"DELETED\",\"object\":{\"kind\":\"ConfigMap\","
+            "\"metadata\":{\"name\":\"in\",\"namespace\":\"s9\","
+            "\"resourceVersion\":\"11\"},\"data\":{\"v\":\"v0\"}}}\n"
+            "{\"type\":\"ADDED\",\"object\":{\"kind\":\"ConfigMap\","
+            "\"metadata\":{\"name\":\"out\",\"namespace\":\"s9\","
+            "\"resourceVersion\":\"12\"},\"data\":{\"v\":\"v1\"}}}\n"
+            "{\"type\":\"BOOKMARK\",\"object\":{\"kind\":\"ConfigMap\","
+            "\"metadata\":{\"resourceVersion\":\"13\"}}}\n");
+        return;
+    }
+    dtk_kstub_json(ex, 200, "");
+}
+
+static int watched_twice(const dtk_informer_stats *st)
+{
+    return st->watches >= 2;
+}
+
+static void test_informer__selectors_and_namespace_reach_list_and_watch(
+    void **state)
+{
+    static const char list_line[] =
+        "GET /api/v1/namespaces/s9/configmaps?labelSelector=app=a&"
+        "fieldSelector=metadata.name!=x&limit=500\n";
+    static const char watch_head[] =
+        "GET /api/v1/namespaces/s9/configmaps?watch=1&resourceVersion=10&"
+        "labelSelector=app=a&fieldSelector=metadata.name!=x&timeoutSeconds=";
+    fixture *f = *state;
+    dtk_informer_options o = DTK_INFORMER_OPTIONS_INIT;
+    dtk_kube_config_options ko = DTK_KUBE_CONFIG_OPTIONS_INIT;
+    dtk_informer_stats st;
+    dtk_kstub *stub;
+    dtk_informer *inf;
+    recorder *r = new_recorder(f);
+    char *log, *rv, *end;
+    long timeout;
+
+    assert_int_equal(dtk_kstub_start(&f->stub, NULL, NULL, selector_stub, NULL),
+                     0);
+    stub = f->stub;
+    ko.max_attempts = 1;
+    assert_int_equal(dtk_kube_config_for_url(&f->icfg, stub->base, NULL, &ko),
+                     0);
+    o.label_selector = "app=a";
+    o.field_selector = "metadata.name!=x";
+    inf = new_informer(f, r, "s9", &o);
+    assert_int_equal(dtk_informer_start(inf), 0);
+    assert_int_equal(dtk_informer_wait_synced(inf, WAIT_MS), 0);
+    poll_stats(inf, &st, watched_twice);
+    drop_informer(f, inf);
+
+    /* The object that stopped matching was deleted, the one that started
+     * matching added; the bookmark's version is the one to resume from. */
+    assert_int_equal(count_events(r, 'A', "s9/in", 0), 1);
+    assert_int_equal(count_events(r, 'D', "s9/in", 0), 1);
+    assert_int_equal(count_events(r, 'A', "s9/out", 0), 1);
+    pthread_mutex_lock(&stub->lock);
+    log = dtk_strdup(dtk_buf_cstr(&stub->request_log));
+    pthread_mutex_unlock(&stub->lock);
+    assert_int_equal(strncmp(log, list_line, strlen(list_line)), 0);
+    rv = log + strlen(list_line);
+    assert_int_equal(strncmp(rv, watch_head, strlen(watch_head)), 0);
+    timeout = strtol(rv + strlen(watch_head), &end, 10);
+    assert_true(timeout >= 300 && timeout < 600);
+    assert_int_equal(strncmp(end, "&allowWatchBookmarks=true\n", 26), 0);
+    /* The next watch resumes from the bookmark. */
+    assert_non_null(strstr(end, "?watch=1&resourceVersion=13&"));
+    dtk_free(log);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -1196,6 +1290,7 @@ int main(void)
         T(test_informer__resync_replays_the_cache),
         T(test_informer__stop_is_prompt_in_every_state),
         T(test_informer__options_are_checked),
+        T(test_informer__selectors_and_namespace_reach_list_and_watch),
         T(test_informer__label_selector_follows_matching),
     };
 #undef T
