@@ -36,6 +36,7 @@ struct dtk_kube_client {
     unsigned long identity_generation;
     dtk_kube_status status;
     unsigned int seed;
+    volatile int *cancel; /* dtk_kube_client_set_cancel */
 };
 
 int dtk_kube_client_new(dtk_kube_client **out, dtk_kube_config *cfg)
@@ -81,6 +82,52 @@ const dtk_kube_status *dtk_kube_client_status(const dtk_kube_client *client)
 dtk_kube_status *dtk_kube__client_status(dtk_kube_client *client)
 {
     return &client->status;
+}
+
+void dtk_kube_client_set_cancel(dtk_kube_client *client,
+                                volatile int *cancel)
+{
+    client->cancel = cancel;
+}
+
+volatile int *dtk_kube__client_cancel(dtk_kube_client *client)
+{
+    return client->cancel;
+}
+
+static int cancelled(volatile int *cancel)
+{
+    return cancel != NULL && *cancel != 0;
+}
+
+static int cancel_error(dtk_kube_client *c, const char *ctx)
+{
+    dtk_kube__status_reset(&c->status, 0);
+    c->status.error = DTK_ESHUTDOWN;
+    dtk_error_set(DTK_ERRCLASS_KUBE, "%s: request cancelled", ctx);
+    return DTK_ESHUTDOWN;
+}
+
+/* Sleeps between retries; returns non-zero at once when cancelled. */
+static int retry_wait(volatile int *cancel, long wait_ms)
+{
+    int64_t until = dtk_clock_now_ms() + wait_ms;
+
+    if (cancel == NULL) {
+        dtk_clock_sleep_ms(wait_ms);
+        return 0;
+    }
+    for (;;) {
+        int64_t left = until - dtk_clock_now_ms();
+
+        if (cancelled(cancel)) {
+            return 1;
+        }
+        if (left <= 0) {
+            return 0;
+        }
+        dtk_clock_sleep_ms(left < 20 ? left : 20);
+    }
 }
 
 int dtk_kube__query(dtk_buf *path, const char *key, const char *value)
@@ -168,6 +215,7 @@ int dtk_kube__send(dtk_kube_client *c,
     size_t nh = 0;
     dtk_kube__cred cred = {0};
     dtk_json *body = NULL;
+    volatile int *cancel = r->cancel != NULL ? r->cancel : c->cancel;
     int idempotent =
         strcmp(r->method, "POST") != 0 && strcmp(r->method, "PATCH") != 0;
     int refreshed = 0;
@@ -204,6 +252,10 @@ int dtk_kube__send(dtk_kube_client *c,
 
         dtk_http_response_dispose(resp);
         dtk_kube__cred_dispose(&cred);
+        if (cancelled(cancel)) {
+            error = cancel_error(c, ctx.ptr);
+            goto out;
+        }
         dtk_kube__config_throttle(cfg);
         error = dtk_kube__auth_get(&cfg->auth, &cred);
         if (error < 0) {
@@ -224,7 +276,7 @@ int dtk_kube__send(dtk_kube_client *c,
         req.timeout_ms = r->timeout_ms;
         req.response_limit =
             r->response_limit ? r->response_limit : OBJECT_RESPONSE_LIMIT;
-        req.cancel = r->cancel;
+        req.cancel = cancel;
         if (cfg->username != NULL) {
             req.username = cfg->username;
             req.password = cfg->password;
@@ -241,6 +293,12 @@ int dtk_kube__send(dtk_kube_client *c,
         report(c, r->method, error < 0 && resp->status == 0 ? 0 : resp->status,
                start);
         started = resp->status >= 200 && resp->status < 300;
+        if (cancelled(cancel) && !(started && r->stream_cb != NULL)) {
+            /* A stopped stream keeps its documented result (0); anything
+             * else was cut short and its answer is not to be trusted. */
+            error = cancel_error(c, ctx.ptr);
+            goto out;
+        }
         if (error < 0) {
             dtk_kube__status_reset(&c->status, started ? resp->status : 0);
             c->status.error = error;
@@ -250,7 +308,10 @@ int dtk_kube__send(dtk_kube_client *c,
                 dtk_log(DTK_LOG_DEBUG, NULL, "Retrying Kubernetes request",
                         "request=\"%s\" attempt=%d wait_ms=%ld reason=\"%s\"",
                         ctx.ptr, attempt, wait_ms, dtk_error_last()->message);
-                dtk_clock_sleep_ms(wait_ms);
+                if (retry_wait(cancel, wait_ms)) {
+                    error = cancel_error(c, ctx.ptr);
+                    goto out;
+                }
                 continue;
             }
             goto out;
@@ -293,7 +354,10 @@ int dtk_kube__send(dtk_kube_client *c,
             dtk_log(DTK_LOG_DEBUG, NULL, "Retrying Kubernetes request",
                     "request=\"%s\" attempt=%d code=%ld wait_ms=%ld", ctx.ptr,
                     attempt, resp->status, wait_ms);
-            dtk_clock_sleep_ms(wait_ms);
+            if (retry_wait(cancel, wait_ms)) {
+                error = cancel_error(c, ctx.ptr);
+                goto out;
+            }
             continue;
         }
         goto out;

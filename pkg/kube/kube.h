@@ -182,6 +182,16 @@ typedef struct dtk_kube_client dtk_kube_client;
 int dtk_kube_client_new(dtk_kube_client **out, dtk_kube_config *config);
 void dtk_kube_client_free(dtk_kube_client *client);
 
+/* Makes the client's requests cancellable from another thread: once
+ * *cancel is non-zero, a request in flight ends within about a second, a
+ * wait between retries ends at once, and no further attempt is made. The
+ * request then returns DTK_ESHUTDOWN ("request cancelled"); a watch whose
+ * stream had started returns 0, as with its own options->cancel (which
+ * takes precedence when set). cancel is borrowed and must stay valid while
+ * the client is used; NULL removes it. */
+void dtk_kube_client_set_cancel(dtk_kube_client *client,
+                                volatile int *cancel);
+
 /* The Status of the last request on this client (success or failure).
  * Borrowed until the next request on this client. */
 const dtk_kube_status *dtk_kube_client_status(const dtk_kube_client *client);
@@ -372,7 +382,8 @@ typedef struct dtk_kube_watch_options {
 /* clang-format on */
 
 /* Streams ADDED/MODIFIED/DELETED/BOOKMARK events to cb until the server
- * ends the stream (returns 0), cancel is set (0), or cb stops it (0 or its
+ * ends the stream (returns 0), cancel is set (0; DTK_ESHUTDOWN when that
+ * happens before the stream started), or cb stops it (0 or its
  * negative value). An ERROR event ends the watch with its Status mapped:
  * code 410 or reason Expired -> DTK_EGONE (relist). Also DTK_ETOOBIG when an
  * event exceeds max_event_size, DTK_ERROR for a malformed event,

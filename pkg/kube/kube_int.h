@@ -166,6 +166,8 @@ int dtk_kube__send(dtk_kube_client *client,
                    const dtk_kube__req *req,
                    dtk_http_response *resp);
 dtk_kube_status *dtk_kube__client_status(dtk_kube_client *client);
+/* The client's cancel flag (dtk_kube_client_set_cancel) or NULL. */
+volatile int *dtk_kube__client_cancel(dtk_kube_client *client);
 /* Appends "&key=escaped(value)" (or '?' first). */
 int dtk_kube__query(dtk_buf *path, const char *key, const char *value);
 int dtk_kube__query_long(dtk_buf *path, const char *key, long value);

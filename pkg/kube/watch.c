@@ -217,6 +217,8 @@ int dtk_kube_watch(dtk_kube_client *client,
     dtk_http_response resp = DTK_HTTP_RESPONSE_INIT;
     dtk_buf path = DTK_BUF_INIT(0);
     dtk_kube__req r = {0};
+    volatile int *cancel =
+        o->cancel != NULL ? o->cancel : dtk_kube__client_cancel(client);
     watch_state w;
     int error;
 
@@ -258,7 +260,7 @@ int dtk_kube_watch(dtk_kube_client *client,
     r.path = path.ptr;
     r.timeout_ms = (timeout_s + WATCH_GRACE_S) * 1000L;
     r.response_limit = (size_t)1024 * 1024; /* non-2xx Status bodies */
-    r.cancel = o->cancel;
+    r.cancel = cancel;
     r.stream_cb = on_data;
     r.stream_payload = &w;
     error = dtk_kube__send(client, &r, &resp);
@@ -275,7 +277,7 @@ int dtk_kube_watch(dtk_kube_client *client,
             /* The decoder's own message: say which watch. */
             dtk_error_prefix("GET %.*s", (int)strcspn(path.ptr, "?"), path.ptr);
         }
-    } else if (error == 0 && !(o->cancel != NULL && *o->cancel)) {
+    } else if (error == 0 && !(cancel != NULL && *cancel)) {
         error = dtk_kube_watch_decoder_finish(&w.dec);
     }
 out:

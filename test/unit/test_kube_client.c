@@ -702,6 +702,83 @@ static void test_kube_client__slow_response_hits_the_timeout(void **state)
     dtk_kube_config_free(cfg);
 }
 
+typedef struct canceller {
+    volatile int *flag;
+    long after_ms;
+} canceller;
+
+static void *cancel_later(void *arg)
+{
+    canceller *k = arg;
+
+    dtk_clock_sleep_ms(k->after_ms);
+    *k->flag = 1;
+    return NULL;
+}
+
+static void slower_answer(fixture *f, dtk_httpserver_exchange *ex, int hit)
+{
+    (void)f;
+    (void)hit;
+    dtk_clock_sleep_ms(4000);
+    dtk_kstub_configmap(ex, "late");
+}
+
+static void retry_after_five(fixture *f, dtk_httpserver_exchange *ex,
+                             int hit)
+{
+    (void)f;
+    (void)hit;
+    dtk_httpserver_add_header(ex, "Retry-After", "5");
+    dtk_kstub_status(ex, 429, "TooManyRequests", "slow down");
+}
+
+static void test_kube_client__cancel_flag_ends_requests_and_retry_waits(
+    void **state)
+{
+    fixture *f = *state;
+    dtk_kube_config *cfg = url_config(f, NULL);
+    dtk_kube_client *c = NULL;
+    volatile int flag = 0;
+    canceller k = {&flag, 200};
+    pthread_t t;
+    int64_t start;
+
+    assert_int_equal(dtk_kube_client_new(&c, cfg), 0);
+    dtk_kube_client_set_cancel(c, &flag);
+    /* Not set: requests run as usual. */
+    assert_int_equal(get_cm(c, "cm", NULL), 0);
+
+    /* A request in flight ends soon after the flag is set, long before
+     * the 4 s answer and the 30 s timeout. */
+    f->scenario = slower_answer;
+    start = dtk_clock_now_ms();
+    assert_int_equal(pthread_create(&t, NULL, cancel_later, &k), 0);
+    assert_int_equal(get_cm(c, "late", NULL), DTK_ESHUTDOWN);
+    assert_true(dtk_clock_now_ms() - start < 3000);
+    assert_string_equal(dtk_error_last()->message,
+                        "GET /api/v1/namespaces/default/configmaps/late: "
+                        "request cancelled");
+    assert_int_equal(dtk_kube_client_status(c)->error, DTK_ESHUTDOWN);
+    pthread_join(t, NULL);
+
+    /* A wait for Retry-After ends at once; no further attempt is made. */
+    flag = 0;
+    f->scenario = retry_after_five;
+    start = dtk_clock_now_ms();
+    assert_int_equal(pthread_create(&t, NULL, cancel_later, &k), 0);
+    assert_int_equal(get_cm(c, "cm", NULL), DTK_ESHUTDOWN);
+    assert_true(dtk_clock_now_ms() - start < 3000);
+    pthread_join(t, NULL);
+
+    /* Once set, nothing is sent at all. */
+    start = dtk_kstub_hits(f->stub);
+    assert_int_equal(get_cm(c, "cm", NULL), DTK_ESHUTDOWN);
+    assert_int_equal(dtk_kstub_hits(f->stub), start);
+    dtk_kube_client_free(c);
+    dtk_kube_config_free(cfg);
+}
+
 static void test_kube_client__unreachable_server_is_unavailable(void **state)
 {
     hook_log h = {PTHREAD_MUTEX_INITIALIZER, 0, "", "", "", 0};
@@ -1810,6 +1887,7 @@ int main(void)
         T(test_kube_client__5xx_burst_is_retried_for_idempotent_requests),
         T(test_kube_client__post_is_retried_only_when_the_server_says_so),
         T(test_kube_client__slow_response_hits_the_timeout),
+        T(test_kube_client__cancel_flag_ends_requests_and_retry_waits),
         T(test_kube_client__unreachable_server_is_unavailable),
         T(test_kube_client__qps_limit_spaces_requests),
         T(test_kube_client__list_follows_continue_across_pages),
