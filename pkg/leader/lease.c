@@ -85,6 +85,7 @@ struct dtk_leader {
     pthread_mutex_t mu;
     pthread_cond_t cond; /* signalled by dtk_leader_stop */
     int stopping;        /* guarded by mu */
+    int abandon;         /* guarded by mu: stop without release */
     record observed;     /* guarded by mu (written by the thread only) */
 };
 
@@ -582,8 +583,13 @@ static void *election_main(void *arg)
         le->on_started(le->payload);
     }
     if (lead_loop(le)) {
+        int abandon;
+
         set_leading(le, 0);
-        if (!le->skip_release) {
+        pthread_mutex_lock(&le->mu);
+        abandon = le->abandon;
+        pthread_mutex_unlock(&le->mu);
+        if (!le->skip_release && !abandon) {
             release_lease(le);
         }
         return NULL;
@@ -763,17 +769,28 @@ int dtk_leader_start(dtk_leader *le)
     return 0;
 }
 
-void dtk_leader_stop(dtk_leader *le)
+static void stop_thread(dtk_leader *le, int abandon)
 {
     if (le == NULL || !le->started) {
         return;
     }
     pthread_mutex_lock(&le->mu);
     le->stopping = 1;
+    le->abandon = abandon;
     pthread_cond_broadcast(&le->cond);
     pthread_mutex_unlock(&le->mu);
     pthread_join(le->thread, NULL);
     le->started = 0;
+}
+
+void dtk_leader_stop(dtk_leader *le)
+{
+    stop_thread(le, 0);
+}
+
+void dtk_leader_abandon(dtk_leader *le)
+{
+    stop_thread(le, 1);
 }
 
 void dtk_leader_free(dtk_leader *le)

@@ -104,6 +104,11 @@ int dtk_leader_start(dtk_leader *le);
  * called. Idempotent; a no-op before start. */
 void dtk_leader_stop(dtk_leader *le);
 
+/* Ends the election thread like dtk_leader_stop but never releases the
+ * lease: for a shutdown that could not stop its workers in time, so no
+ * standby takes over before this lease expires. */
+void dtk_leader_abandon(dtk_leader *le);
+
 /* Stops if needed and frees. NULL is a no-op. */
 void dtk_leader_free(dtk_leader *le);
 

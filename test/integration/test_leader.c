@@ -42,6 +42,7 @@
 #include "pkg/kube/kube.h"
 #include "pkg/leader/lease.h"
 #include "pkg/metrics/metrics.h"
+#include "pkg/runtime/runtime.h"
 #include "test/support/apiserver.h"
 
 #define WAIT_MS 20000
@@ -584,6 +585,140 @@ static void test_leader__failed_renewals_stop_leading(void **state)
     dtk_metrics_registry_free(reg);
 }
 
+/* ---- the manager with leader election ------------------------------- */
+
+static int count_reconcile(dtk_result *res, const dtk_request *req,
+                           void *payload)
+{
+    (void)res;
+    (void)req;
+    atomic_fetch_add((atomic_int *)payload, 1);
+    return 0;
+}
+
+static dtk_manager *new_elected_manager(const char *id, atomic_int *counter,
+                                        dtk_metrics_registry *reg,
+                                        dtk_controller **ctrl_out)
+{
+    dtk_manager_options mo = DTK_MANAGER_OPTIONS_INIT;
+    dtk_controller_options co = DTK_CONTROLLER_OPTIONS_INIT;
+    dtk_manager *m = NULL;
+    dtk_controller *c = NULL;
+
+    mo.bind_address = "127.0.0.1";
+    mo.metrics = reg;
+    mo.leader_election = 1;
+    mo.kube_config = config;
+    mo.leader.lease_namespace = "default";
+    mo.leader.lease_name = "mgr-lease";
+    mo.leader.identity = id;
+    mo.leader.lease_duration_ms = LEASE_MS;
+    mo.leader.renew_deadline_ms = RENEW_MS;
+    mo.leader.retry_period_ms = RETRY_MS;
+    assert_int_equal(dtk_manager_new(&m, &mo), 0);
+    co.name = "elected";
+    co.reconcile = count_reconcile;
+    co.payload = counter;
+    co.metrics = reg;
+    assert_int_equal(dtk_controller_new(&c, &co), 0);
+    assert_int_equal(dtk_manager_add_controller(m, c), 0);
+    assert_int_equal(dtk_controller_enqueue(c, "default/thing"), 0);
+    *ctrl_out = c;
+    return m;
+}
+
+static long get_status(int port, const char *path, dtk_buf *body)
+{
+    dtk_http_client *c = NULL;
+    dtk_http_client_options o = DTK_HTTP_CLIENT_OPTIONS_INIT;
+    dtk_http_request req = DTK_HTTP_REQUEST_INIT;
+    dtk_http_response resp = DTK_HTTP_RESPONSE_INIT;
+    char url[128];
+    long status;
+
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
+    o.timeout_ms = 10000;
+    assert_int_equal(dtk_http_client_new(&c, &o), 0);
+    req.method = "GET";
+    req.url = url;
+    req.response_limit = 4 * 1024 * 1024;
+    assert_int_equal(dtk_http_do(c, &req, &resp), 0);
+    status = resp.status;
+    if (body != NULL) {
+        dtk_buf_reset(body);
+        dtk_buf_puts(body, dtk_buf_cstr(&resp.body));
+    }
+    dtk_http_response_dispose(&resp);
+    dtk_http_client_free(c);
+    return status;
+}
+
+static void test_leader__manager_runs_workers_only_while_leading(
+    void **state)
+{
+    dtk_metrics_registry *reg1 = dtk_metrics_registry_new();
+    dtk_metrics_registry *reg2 = dtk_metrics_registry_new();
+    atomic_int n1, n2;
+    dtk_controller *c1, *c2;
+    dtk_manager *m1, *m2;
+    dtk_buf body = DTK_BUF_INIT(0);
+    int64_t t0;
+
+    (void)state;
+    atomic_init(&n1, 0);
+    atomic_init(&n2, 0);
+    m1 = new_elected_manager("mgr-1", &n1, reg1, &c1);
+    assert_int_equal(dtk_manager_start(m1), 0);
+    for (t0 = dtk_clock_now_ms(); atomic_load(&n1) == 0;) {
+        assert_true(dtk_clock_now_ms() - t0 < WAIT_MS);
+        dtk_clock_sleep_ms(10);
+    }
+    assert_int_equal(dtk_manager_is_leader(m1), 1);
+
+    /* The standby is ready (synced) but does not reconcile. */
+    m2 = new_elected_manager("mgr-2", &n2, reg2, &c2);
+    assert_int_equal(dtk_manager_start(m2), 0);
+    assert_int_equal(get_status(dtk_manager_http_port(m2), "/readyz", NULL),
+                     200);
+    dtk_clock_sleep_ms(3 * MAX_RETRY_MS);
+    assert_int_equal(atomic_load(&n2), 0);
+    assert_int_equal(dtk_manager_is_leader(m2), 0);
+    get_status(dtk_manager_http_port(m2), "/metrics", &body);
+    assert_non_null(strstr(body.ptr, "leader_election_master_status{name="
+                                     "\"mgr-lease\"} 0\n"));
+    get_status(dtk_manager_http_port(m1), "/metrics", &body);
+    assert_non_null(strstr(body.ptr, "leader_election_master_status{name="
+                                     "\"mgr-lease\"} 1\n"));
+
+    /* The leader stops cleanly (releases): the standby's workers start. */
+    t0 = dtk_clock_now_ms();
+    assert_int_equal(dtk_manager_stop(m1), 0);
+    while (atomic_load(&n2) == 0) {
+        assert_true(dtk_clock_now_ms() - t0 < WAIT_MS);
+        dtk_clock_sleep_ms(10);
+    }
+    printf("standby manager reconciling %lld ms after the leader stopped\n",
+           (long long)(dtk_clock_now_ms() - t0));
+    assert_true(dtk_clock_now_ms() - t0 < MAX_RETRY_MS + SLACK_MS);
+    assert_int_equal(atomic_load(&n1), 1);
+    dtk_manager_free(m1);
+
+    /* Renewals fail: dtk_manager_wait reports the lost election. */
+    add_fault("{\"path\":\"/apis/coordination.k8s.io/v1/namespaces/default/"
+              "leases/mgr-lease\",\"count\":100000,\"code\":503}");
+    t0 = dtk_clock_now_ms();
+    assert_int_equal(dtk_manager_wait(m2), DTK_EUNAVAIL);
+    assert_string_equal(dtk_error_last()->message, "leader election lost");
+    assert_true(dtk_clock_now_ms() - t0 <= RENEW_MS + SLACK_MS);
+    assert_int_equal(dtk_manager_is_leader(m2), 0);
+    assert_int_equal(dtk_manager_stop(m2), 0);
+    clear_faults();
+    dtk_manager_free(m2);
+    dtk_buf_dispose(&body);
+    dtk_metrics_registry_free(reg1);
+    dtk_metrics_registry_free(reg2);
+}
+
 static void test_leader__bad_options_are_rejected(void **state)
 {
     dtk_leader_options o = DTK_LEADER_OPTIONS_INIT;
@@ -653,6 +788,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_leader__clean_release_hands_over_at_once),
         cmocka_unit_test(test_leader__conflicts_are_lost_races_not_leadership),
         cmocka_unit_test(test_leader__failed_renewals_stop_leading),
+        cmocka_unit_test(
+            test_leader__manager_runs_workers_only_while_leading),
     };
 
     if (argc > 1 && strcmp(argv[1], "--candidate") == 0) {
