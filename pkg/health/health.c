@@ -18,9 +18,9 @@
 #include "pkg/base/error.h"
 #include "pkg/httpserver/server.h"
 
-#define NAME_MAX_LEN 63
+#define NAME_MAX_LEN  63
 #define METRICS_LIMIT ((size_t)32 * 1024 * 1024)
-#define MAX_EXCLUDES 16
+#define MAX_EXCLUDES  16
 
 typedef struct check {
     dtk_health_kind kind;
@@ -78,16 +78,18 @@ static int valid_name(const char *name)
     for (size_t i = 0; i < len; i++) {
         char c = name[i];
 
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-              c == '-')) {
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) {
             return 0;
         }
     }
     return 1;
 }
 
-int dtk_health_add(dtk_health *h, dtk_health_kind kind, const char *name,
-                   dtk_health_check_fn fn, void *payload)
+int dtk_health_add(dtk_health *h,
+                   dtk_health_kind kind,
+                   const char *name,
+                   dtk_health_check_fn fn,
+                   void *payload)
 {
     int error = 0;
 
@@ -133,8 +135,12 @@ static int by_name(const void *a, const void *b)
     return strcmp(((const check *)a)->name, ((const check *)b)->name);
 }
 
-int dtk_health_run(dtk_health *h, dtk_health_kind kind, const char *only,
-                   const char *const *exclude, int verbose, dtk_buf *out)
+int dtk_health_run(dtk_health *h,
+                   dtk_health_kind kind,
+                   const char *only,
+                   const char *const *exclude,
+                   int verbose,
+                   dtk_buf *out)
 {
     const char *what = kind == DTK_HEALTH_LIVENESS ? "healthz" : "readyz";
     check *mine = NULL;
@@ -222,7 +228,8 @@ out:
 
 /* ---- HTTP ------------------------------------------------------------- */
 
-static void respond_text(dtk_httpserver_exchange *ex, int status,
+static void respond_text(dtk_httpserver_exchange *ex,
+                         int status,
                          const dtk_buf *body)
 {
     dtk_httpserver_add_header(ex, "X-Content-Type-Options", "nosniff");
@@ -230,8 +237,10 @@ static void respond_text(dtk_httpserver_exchange *ex, int status,
                            dtk_buf_cstr(body), body->len);
 }
 
-static void serve_checks(dtk_health_server *s, dtk_httpserver_exchange *ex,
-                         dtk_health_kind kind, const char *only)
+static void serve_checks(dtk_health_server *s,
+                         dtk_httpserver_exchange *ex,
+                         dtk_health_kind kind,
+                         const char *only)
 {
     dtk_buf body = DTK_BUF_INIT(0);
     char *list = NULL;
@@ -258,10 +267,9 @@ static void serve_checks(dtk_health_server *s, dtk_httpserver_exchange *ex,
         }
     }
     excl[ne] = NULL;
-    error = dtk_health_run(s->health, kind, only, excl,
-                           v != NULL && strcmp(v, "false") != 0 &&
-                               strcmp(v, "0") != 0,
-                           &body);
+    error = dtk_health_run(
+        s->health, kind, only, excl,
+        v != NULL && strcmp(v, "false") != 0 && strcmp(v, "0") != 0, &body);
     if (error == DTK_ENOTFOUND) {
         dtk_buf_reset(&body);
         dtk_buf_puts(&body, "404 page not found\n");
@@ -316,7 +324,8 @@ static void on_request(dtk_httpserver_exchange *ex, void *payload)
     dtk_buf_dispose(&body);
 }
 
-int dtk_health_server_start(dtk_health_server **out, dtk_health *h,
+int dtk_health_server_start(dtk_health_server **out,
+                            dtk_health *h,
                             const dtk_health_server_options *options)
 {
     dtk_httpserver_options ho = DTK_HTTPSERVER_OPTIONS_INIT;

@@ -47,8 +47,11 @@ void dtk_health_free(dtk_health *h);
 /* Adds a named check (name copied; [a-z0-9-] and 1 to 63 bytes).
  * payload is borrowed and must outlive h. Returns DTK_EINVALID for a bad
  * name, DTK_EEXISTS when the kind already has a check of that name. */
-int dtk_health_add(dtk_health *h, dtk_health_kind kind, const char *name,
-                   dtk_health_check_fn fn, void *payload);
+int dtk_health_add(dtk_health *h,
+                   dtk_health_kind kind,
+                   const char *name,
+                   dtk_health_check_fn fn,
+                   void *payload);
 
 /* A check that always passes (controller-runtime's healthz.Ping). */
 int dtk_health_ping(void *payload);
@@ -58,8 +61,12 @@ int dtk_health_ping(void *payload);
  * the report described above to out (verbose: the full list even when all
  * pass). Returns 0 when all pass, DTK_EUNAVAIL when one fails,
  * DTK_ENOTFOUND when only names no check. */
-int dtk_health_run(dtk_health *h, dtk_health_kind kind, const char *only,
-                   const char *const *exclude, int verbose, dtk_buf *out);
+int dtk_health_run(dtk_health *h,
+                   dtk_health_kind kind,
+                   const char *only,
+                   const char *const *exclude,
+                   int verbose,
+                   dtk_buf *out);
 
 typedef struct dtk_health_server dtk_health_server;
 
@@ -78,7 +85,8 @@ typedef struct dtk_health_server_options {
  * background thread pool. *out is owned by the caller
  * (dtk_health_server_stop). Returns DTK_EUNAVAIL when the address cannot be
  * bound (the message names it). */
-int dtk_health_server_start(dtk_health_server **out, dtk_health *h,
+int dtk_health_server_start(dtk_health_server **out,
+                            dtk_health *h,
                             const dtk_health_server_options *options);
 
 /* The bound port. */

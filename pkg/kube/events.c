@@ -34,19 +34,19 @@
 #include "pkg/base/log.h"
 #include "pkg/base/map.h"
 
-#define DEFAULT_QUEUE_SIZE 1000
-#define DEFAULT_SPAM_BURST 25
-#define DEFAULT_SPAM_REFILL_MS INT64_C(300000)
-#define DEFAULT_DEDUPE_WINDOW_MS INT64_C(600000)
-#define DEFAULT_CACHE_SIZE 4096
-#define DEFAULT_MAX_ATTEMPTS 12
-#define DEFAULT_RETRY_BASE_MS 1000
-#define DEFAULT_RETRY_MAX_MS 10000
+#define DEFAULT_QUEUE_SIZE         1000
+#define DEFAULT_SPAM_BURST         25
+#define DEFAULT_SPAM_REFILL_MS     INT64_C(300000)
+#define DEFAULT_DEDUPE_WINDOW_MS   INT64_C(600000)
+#define DEFAULT_CACHE_SIZE         4096
+#define DEFAULT_MAX_ATTEMPTS       12
+#define DEFAULT_RETRY_BASE_MS      1000
+#define DEFAULT_RETRY_MAX_MS       10000
 #define DEFAULT_REQUEST_TIMEOUT_MS 10000L
-#define NAME_MAX_LEN 253
-#define FIELD_MAX 128
-#define EVENT_RESPONSE_LIMIT ((size_t)256 * 1024)
-#define KEY_SEP "\x1f"
+#define NAME_MAX_LEN               253
+#define FIELD_MAX                  128
+#define EVENT_RESPONSE_LIMIT       ((size_t)256 * 1024)
+#define KEY_SEP                    "\x1f"
 
 typedef struct lru_node {
     struct lru_node *prev, *next;
@@ -118,7 +118,8 @@ struct dtk_kube_recorder {
     dtk_kube_recorder_stats stats;
 };
 
-/* ---- small helpers -------------------------------------------------------- */
+/* ---- small helpers --------------------------------------------------------
+ */
 
 static void lru_init(lru_node *head)
 {
@@ -250,8 +251,8 @@ static char *new_event_name(dtk_kube_recorder *rec, const char *obj_name)
     rec->last_name_ns = ns;
     snprintf(suffix, sizeof(suffix), ".%llx", (unsigned long long)ns);
     room = NAME_MAX_LEN - strlen(suffix);
-    dtk_buf_put(&b, obj_name, strlen(obj_name) < room ? strlen(obj_name)
-                                                       : room);
+    dtk_buf_put(&b, obj_name,
+                strlen(obj_name) < room ? strlen(obj_name) : room);
     dtk_buf_puts(&b, suffix);
     return dtk_buf_detach(&b);
 }
@@ -327,9 +328,12 @@ static int spam_take(dtk_kube_recorder *rec, const char *key, int64_t now)
     return 1;
 }
 
-static item *new_item(const entry *e, const dtk_kube_object_ref *ref,
-                      const char *type, const char *reason,
-                      const char *message, const char *now_ts)
+static item *new_item(const entry *e,
+                      const dtk_kube_object_ref *ref,
+                      const char *type,
+                      const char *reason,
+                      const char *message,
+                      const char *now_ts)
 {
     item *it = dtk_calloc(1, sizeof(*it));
 
@@ -354,8 +358,10 @@ static item *new_item(const entry *e, const dtk_kube_object_ref *ref,
 }
 
 int dtk_kube_recorder_event(dtk_kube_recorder *rec,
-                            const dtk_kube_object_ref *ref, const char *type,
-                            const char *reason, const char *message)
+                            const dtk_kube_object_ref *ref,
+                            const char *type,
+                            const char *reason,
+                            const char *message)
 {
     dtk_buf spam_key = DTK_BUF_INIT(0);
     dtk_buf key = DTK_BUF_INIT(0);
@@ -373,8 +379,7 @@ int dtk_kube_recorder_event(dtk_kube_recorder *rec,
     }
     if (reason == NULL || *reason == '\0' ||
         strlen(reason) > DTK_KUBE_EVENT_REASON_MAX) {
-        dtk_error_set(DTK_ERRCLASS_INVALID,
-                      "reason: expected 1 to %d bytes",
+        dtk_error_set(DTK_ERRCLASS_INVALID, "reason: expected 1 to %d bytes",
                       DTK_KUBE_EVENT_REASON_MAX);
         return DTK_EINVALID;
     }
@@ -396,8 +401,7 @@ int dtk_kube_recorder_event(dtk_kube_recorder *rec,
         error = check_field("object uid", ref->uid, 0);
     }
     if (error == 0) {
-        error = check_field("object resourceVersion", ref->resource_version,
-                            0);
+        error = check_field("object resourceVersion", ref->resource_version, 0);
     }
     if (error < 0) {
         return error;
@@ -496,8 +500,11 @@ out:
 }
 
 int dtk_kube_recorder_eventf(dtk_kube_recorder *rec,
-                             const dtk_kube_object_ref *ref, const char *type,
-                             const char *reason, const char *fmt, ...)
+                             const dtk_kube_object_ref *ref,
+                             const char *type,
+                             const char *reason,
+                             const char *fmt,
+                             ...)
 {
     dtk_buf msg = DTK_BUF_INIT(DTK_KUBE_EVENT_MESSAGE_MAX * 4);
     va_list ap;
@@ -518,8 +525,8 @@ int dtk_kube_recorder_eventf(dtk_kube_recorder *rec,
         msg = big;
     }
     if (error == 0) {
-        error = dtk_kube_recorder_event(rec, ref, type, reason,
-                                        dtk_buf_cstr(&msg));
+        error =
+            dtk_kube_recorder_event(rec, ref, type, reason, dtk_buf_cstr(&msg));
     }
     dtk_buf_dispose(&msg);
     return error;
@@ -566,8 +573,10 @@ static dtk_json *event_body(const dtk_kube_recorder *rec, const item *it)
     return ev;
 }
 
-static int send_json(dtk_kube_recorder *rec, const char *method,
-                     const char *path, const char *content_type,
+static int send_json(dtk_kube_recorder *rec,
+                     const char *method,
+                     const char *path,
+                     const char *content_type,
                      const dtk_json *body)
 {
     dtk_kube_call call = DTK_KUBE_CALL_INIT;
@@ -604,8 +613,8 @@ static int send_once(dtk_kube_recorder *rec, const item *it, int *created)
         body = dtk_json_new_object();
         dtk_json_set(body, "count", dtk_json_new_int(it->count));
         dtk_json_set(body, "lastTimestamp", dtk_json_new_string(it->last_ts));
-        error = dtk_kube_gvr_path(&path, &dtk_kube_gvr_events, it->ns,
-                                  it->name, NULL);
+        error = dtk_kube_gvr_path(&path, &dtk_kube_gvr_events, it->ns, it->name,
+                                  NULL);
         if (error == 0) {
             error = send_json(rec, "PATCH", path.ptr,
                               "application/merge-patch+json", body);
@@ -617,8 +626,7 @@ static int send_once(dtk_kube_recorder *rec, const item *it, int *created)
         dtk_buf_reset(&path);
     }
     body = event_body(rec, it);
-    error = dtk_kube_gvr_path(&path, &dtk_kube_gvr_events, it->ns, NULL,
-                              NULL);
+    error = dtk_kube_gvr_path(&path, &dtk_kube_gvr_events, it->ns, NULL, NULL);
     if (error == 0) {
         error = send_json(rec, "POST", path.ptr, NULL, body);
     }
@@ -670,8 +678,8 @@ static void deliver(dtk_kube_recorder *rec, item *it)
             rec->stats.failed++;
             pthread_mutex_unlock(&rec->mu);
             dtk_log(DTK_LOG_DEBUG, NULL, "Dropping event",
-                    "object=%s/%s reason=%s attempts=%d error=\"%s\"",
-                    it->ns, it->obj_name, it->reason, attempt,
+                    "object=%s/%s reason=%s attempts=%d error=\"%s\"", it->ns,
+                    it->obj_name, it->reason, attempt,
                     dtk_error_last()->message);
             return;
         }
@@ -681,8 +689,8 @@ static void deliver(dtk_kube_recorder *rec, item *it)
         if (stop) {
             return;
         }
-        backoff = backoff * 2 > rec->retry_max_ms ? rec->retry_max_ms
-                                                  : backoff * 2;
+        backoff =
+            backoff * 2 > rec->retry_max_ms ? rec->retry_max_ms : backoff * 2;
     }
 }
 
@@ -725,10 +733,10 @@ static void *sender_main(void *arg)
     return NULL;
 }
 
-/* ---- public --------------------------------------------------------------- */
+/* ---- public ---------------------------------------------------------------
+ */
 
-int dtk_kube_object_ref_from(dtk_kube_object_ref *out,
-                             const dtk_json *object)
+int dtk_kube_object_ref_from(dtk_kube_object_ref *out, const dtk_json *object)
 {
     static const char *const meta[] = {"metadata", NULL};
     const dtk_json *m = dtk_json_path(object, meta);
@@ -759,19 +767,18 @@ static int check_options(const dtk_kube_recorder_options *o)
 {
     if (o->component == NULL || *o->component == '\0' ||
         strlen(o->component) > FIELD_MAX) {
-        dtk_error_set(DTK_ERRCLASS_INVALID,
-                      "component: expected 1 to %d bytes", FIELD_MAX);
+        dtk_error_set(DTK_ERRCLASS_INVALID, "component: expected 1 to %d bytes",
+                      FIELD_MAX);
         return DTK_EINVALID;
     }
     if (o->instance != NULL &&
         (*o->instance == '\0' || strlen(o->instance) > FIELD_MAX)) {
-        dtk_error_set(DTK_ERRCLASS_INVALID,
-                      "instance: expected 1 to %d bytes", FIELD_MAX);
+        dtk_error_set(DTK_ERRCLASS_INVALID, "instance: expected 1 to %d bytes",
+                      FIELD_MAX);
         return DTK_EINVALID;
     }
-    if (o->spam_burst < 0 || o->spam_refill_ms < 0 ||
-        o->dedupe_window_ms < 0 || o->max_attempts < 0 ||
-        o->retry_base_ms < 0 || o->retry_max_ms < 0 ||
+    if (o->spam_burst < 0 || o->spam_refill_ms < 0 || o->dedupe_window_ms < 0 ||
+        o->max_attempts < 0 || o->retry_base_ms < 0 || o->retry_max_ms < 0 ||
         o->request_timeout_ms < 0) {
         dtk_error_set(DTK_ERRCLASS_INVALID,
                       "event recorder options: negative value");
@@ -780,7 +787,8 @@ static int check_options(const dtk_kube_recorder_options *o)
     return 0;
 }
 
-int dtk_kube_recorder_new(dtk_kube_recorder **out, dtk_kube_config *config,
+int dtk_kube_recorder_new(dtk_kube_recorder **out,
+                          dtk_kube_config *config,
                           const dtk_kube_recorder_options *options)
 {
     dtk_kube_recorder *rec = NULL;
@@ -805,23 +813,23 @@ int dtk_kube_recorder_new(dtk_kube_recorder **out, dtk_kube_config *config,
         host[FIELD_MAX] = '\0';
         rec->instance = dtk_strdup(host);
     }
-    rec->queue_size = options->queue_size ? options->queue_size
-                                          : DEFAULT_QUEUE_SIZE;
-    rec->spam_burst = options->spam_burst ? options->spam_burst
-                                          : DEFAULT_SPAM_BURST;
+    rec->queue_size =
+        options->queue_size ? options->queue_size : DEFAULT_QUEUE_SIZE;
+    rec->spam_burst =
+        options->spam_burst ? options->spam_burst : DEFAULT_SPAM_BURST;
     rec->spam_refill_ms = options->spam_refill_ms ? options->spam_refill_ms
                                                   : DEFAULT_SPAM_REFILL_MS;
     rec->dedupe_window_ms = options->dedupe_window_ms
                                 ? options->dedupe_window_ms
                                 : DEFAULT_DEDUPE_WINDOW_MS;
-    rec->cache_size = options->cache_size ? options->cache_size
-                                          : DEFAULT_CACHE_SIZE;
-    rec->max_attempts = options->max_attempts ? options->max_attempts
-                                              : DEFAULT_MAX_ATTEMPTS;
-    rec->retry_base_ms = options->retry_base_ms ? options->retry_base_ms
-                                                : DEFAULT_RETRY_BASE_MS;
-    rec->retry_max_ms = options->retry_max_ms ? options->retry_max_ms
-                                              : DEFAULT_RETRY_MAX_MS;
+    rec->cache_size =
+        options->cache_size ? options->cache_size : DEFAULT_CACHE_SIZE;
+    rec->max_attempts =
+        options->max_attempts ? options->max_attempts : DEFAULT_MAX_ATTEMPTS;
+    rec->retry_base_ms =
+        options->retry_base_ms ? options->retry_base_ms : DEFAULT_RETRY_BASE_MS;
+    rec->retry_max_ms =
+        options->retry_max_ms ? options->retry_max_ms : DEFAULT_RETRY_MAX_MS;
     rec->request_timeout_ms = options->request_timeout_ms
                                   ? options->request_timeout_ms
                                   : DEFAULT_REQUEST_TIMEOUT_MS;

@@ -54,12 +54,12 @@
 /* What an event is about (a core/v1 ObjectReference). All strings are
  * borrowed for the duration of a call. */
 typedef struct dtk_kube_object_ref {
-    const char *api_version; /* required: "dtk.io/v1alpha1", "v1" */
-    const char *kind;        /* required: "ServiceInstance" */
-    const char *namespace;   /* NULL/"" for cluster-scoped objects, whose
-                              * Events go to namespace "default" */
-    const char *name;        /* required */
-    const char *uid;         /* optional but recommended */
+    const char *api_version;      /* required: "dtk.io/v1alpha1", "v1" */
+    const char *kind;             /* required: "ServiceInstance" */
+    const char *namespace;        /* NULL/"" for cluster-scoped objects, whose
+                                   * Events go to namespace "default" */
+    const char *name;             /* required */
+    const char *uid;              /* optional but recommended */
     const char *resource_version; /* optional */
 } dtk_kube_object_ref;
 
@@ -71,8 +71,7 @@ typedef struct dtk_kube_object_ref {
  * metadata.namespace/name/uid/resourceVersion); valid while object lives
  * unchanged. Returns DTK_EINVALID naming the missing field ("kind:
  * required"). */
-int dtk_kube_object_ref_from(dtk_kube_object_ref *out,
-                             const dtk_json *object);
+int dtk_kube_object_ref_from(dtk_kube_object_ref *out, const dtk_json *object);
 
 typedef struct dtk_kube_recorder dtk_kube_recorder;
 
@@ -83,15 +82,15 @@ typedef struct dtk_kube_recorder_options {
     /* reportingInstance: which replica; NULL: the host name. At most 128
      * bytes. */
     const char *instance;
-    size_t queue_size;         /* 0: 1000 */
-    int spam_burst;            /* 0: 25 */
-    int64_t spam_refill_ms;    /* 0: 300000 (one token per 5 minutes) */
-    int64_t dedupe_window_ms;  /* 0: 600000 */
-    size_t cache_size;         /* 0: 4096 events and 4096 objects (LRU) */
-    int max_attempts;          /* 0: 12 (first try included) */
-    int64_t retry_base_ms;     /* 0: 1000, doubled per retry */
-    int64_t retry_max_ms;      /* 0: 10000 */
-    long request_timeout_ms;   /* 0: 10000 */
+    size_t queue_size;        /* 0: 1000 */
+    int spam_burst;           /* 0: 25 */
+    int64_t spam_refill_ms;   /* 0: 300000 (one token per 5 minutes) */
+    int64_t dedupe_window_ms; /* 0: 600000 */
+    size_t cache_size;        /* 0: 4096 events and 4096 objects (LRU) */
+    int max_attempts;         /* 0: 12 (first try included) */
+    int64_t retry_base_ms;    /* 0: 1000, doubled per retry */
+    int64_t retry_max_ms;     /* 0: 10000 */
+    long request_timeout_ms;  /* 0: 10000 */
 } dtk_kube_recorder_options;
 
 /* clang-format off */
@@ -116,7 +115,8 @@ typedef struct dtk_kube_recorder_stats {
  * caller (dtk_kube_recorder_free).
  * Returns DTK_EINVALID naming a bad option, DTK_ERROR when the thread cannot
  * be started. */
-int dtk_kube_recorder_new(dtk_kube_recorder **out, dtk_kube_config *config,
+int dtk_kube_recorder_new(dtk_kube_recorder **out,
+                          dtk_kube_config *config,
                           const dtk_kube_recorder_options *options);
 
 /* Stops the sender thread: a write in flight finishes (bounded by
@@ -138,14 +138,18 @@ int dtk_kube_recorder_flush(dtk_kube_recorder *rec, int64_t timeout_ms);
  * was full (dropped), DTK_EINVALID (message names the argument) for a bad
  * type, reason or reference. */
 int dtk_kube_recorder_event(dtk_kube_recorder *rec,
-                            const dtk_kube_object_ref *ref, const char *type,
-                            const char *reason, const char *message);
+                            const dtk_kube_object_ref *ref,
+                            const char *type,
+                            const char *reason,
+                            const char *message);
 
 /* dtk_kube_recorder_event with a printf-style message. */
 int dtk_kube_recorder_eventf(dtk_kube_recorder *rec,
-                             const dtk_kube_object_ref *ref, const char *type,
-                             const char *reason, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
+                             const dtk_kube_object_ref *ref,
+                             const char *type,
+                             const char *reason,
+                             const char *fmt,
+                             ...) __attribute__((format(printf, 5, 6)));
 
 /* A consistent snapshot of the counters. */
 void dtk_kube_recorder_stats_get(dtk_kube_recorder *rec,

@@ -67,7 +67,7 @@ struct dtk_leader {
 
     /* Election thread only. */
     dtk_kube_client *client;
-    dtk_json *cached;  /* the lease as last read or written */
+    dtk_json *cached;   /* the lease as last read or written */
     char *observed_raw; /* canonical text of the observed record */
     int64_t observed_ms;
     char *reported_leader;
@@ -89,7 +89,8 @@ struct dtk_leader {
     record observed;     /* guarded by mu (written by the thread only) */
 };
 
-/* ---- helpers -------------------------------------------------------------- */
+/* ---- helpers --------------------------------------------------------------
+ */
 
 static void record_dispose(record *r)
 {
@@ -114,11 +115,10 @@ static char *record_raw(const record *r)
 {
     dtk_buf b = DTK_BUF_INIT(0);
 
-    dtk_buf_printf(&b, "%s\n%lld\n%s\n%s\n%lld", r->holder ? r->holder : "",
-                   (long long)r->duration_s,
-                   r->acquire_time ? r->acquire_time : "",
-                   r->renew_time ? r->renew_time : "",
-                   (long long)r->transitions);
+    dtk_buf_printf(
+        &b, "%s\n%lld\n%s\n%s\n%lld", r->holder ? r->holder : "",
+        (long long)r->duration_s, r->acquire_time ? r->acquire_time : "",
+        r->renew_time ? r->renew_time : "", (long long)r->transitions);
     return dtk_buf_detach(&b);
 }
 
@@ -193,8 +193,8 @@ static int64_t jittered_retry(dtk_leader *le)
 {
     double r = (double)rand_r(&le->seed) / ((double)RAND_MAX + 1.0);
 
-    return le->retry_ms + (int64_t)(r * DTK_LEADER_JITTER_FACTOR *
-                                    (double)le->retry_ms);
+    return le->retry_ms +
+           (int64_t)(r * DTK_LEADER_JITTER_FACTOR * (double)le->retry_ms);
 }
 
 /* Sets the observed record (a copy of r) and the time it was seen. */
@@ -255,8 +255,12 @@ static long request_timeout(int64_t deadline_ms)
     return left < MIN_REQUEST_TIMEOUT_MS ? MIN_REQUEST_TIMEOUT_MS : (long)left;
 }
 
-static int lease_call(dtk_json **out, dtk_leader *le, const char *method,
-                      int with_name, const dtk_json *body, int64_t deadline_ms)
+static int lease_call(dtk_json **out,
+                      dtk_leader *le,
+                      const char *method,
+                      int with_name,
+                      const dtk_json *body,
+                      int64_t deadline_ms)
 {
     dtk_kube_call call = DTK_KUBE_CALL_INIT;
     dtk_buf path = DTK_BUF_INIT(0);
@@ -295,14 +299,13 @@ static void set_spec(dtk_json *lease, const record *r)
 
     dtk_assert(spec != NULL);
     dtk_json_set(spec, "holderIdentity", dtk_json_new_string(r->holder));
-    dtk_json_set(spec, "leaseDurationSeconds",
-                 dtk_json_new_int(r->duration_s));
-    dtk_json_set(spec, "acquireTime", r->acquire_time
-                                          ? dtk_json_new_string(r->acquire_time)
-                                          : dtk_json_new_null());
-    dtk_json_set(spec, "renewTime", r->renew_time
-                                        ? dtk_json_new_string(r->renew_time)
-                                        : dtk_json_new_null());
+    dtk_json_set(spec, "leaseDurationSeconds", dtk_json_new_int(r->duration_s));
+    dtk_json_set(spec, "acquireTime",
+                 r->acquire_time ? dtk_json_new_string(r->acquire_time)
+                                 : dtk_json_new_null());
+    dtk_json_set(spec, "renewTime",
+                 r->renew_time ? dtk_json_new_string(r->renew_time)
+                               : dtk_json_new_null());
     dtk_json_set(spec, "leaseTransitions", dtk_json_new_int(r->transitions));
 }
 
@@ -341,8 +344,8 @@ static int lease_update(dtk_leader *le, const record *r, int64_t deadline_ms)
     int error;
 
     if (le->cached == NULL) {
-        dtk_error_set(DTK_ERRCLASS_KUBE, "lease '%s/%s': not read yet",
-                      le->ns, le->name);
+        dtk_error_set(DTK_ERRCLASS_KUBE, "lease '%s/%s': not read yet", le->ns,
+                      le->name);
         return DTK_ERROR;
     }
     lease = dtk_json_copy(le->cached);
@@ -597,15 +600,16 @@ static void *election_main(void *arg)
     set_leading(le, 0);
     atomic_store(&le->lost, 1);
     dtk_log(DTK_LOG_INFO, NULL, "Leader lease lost",
-            "lease=%s/%s identity=%s renew_deadline_ms=%lld", le->ns,
-            le->name, le->identity, (long long)le->renew_deadline_ms);
+            "lease=%s/%s identity=%s renew_deadline_ms=%lld", le->ns, le->name,
+            le->identity, (long long)le->renew_deadline_ms);
     if (le->on_stopped != NULL) {
         le->on_stopped(le->payload);
     }
     return NULL;
 }
 
-/* ---- public --------------------------------------------------------------- */
+/* ---- public ---------------------------------------------------------------
+ */
 
 /* "<hostname>_<uuid v4>", the controller-runtime default identity. */
 static char *default_identity(void)
@@ -642,8 +646,10 @@ static char *default_identity(void)
     return dtk_buf_detach(&out);
 }
 
-static int check_options(const dtk_leader_options *o, int64_t lease,
-                         int64_t renew, int64_t retry)
+static int check_options(const dtk_leader_options *o,
+                         int64_t lease,
+                         int64_t renew,
+                         int64_t retry)
 {
     if (o->lease_name == NULL || *o->lease_name == '\0') {
         dtk_error_set(DTK_ERRCLASS_INVALID, "lease_name: required");
@@ -663,6 +669,14 @@ static int check_options(const dtk_leader_options *o, int64_t lease,
                       "other durations positive");
         return DTK_EINVALID;
     }
+    if (lease % 1000 != 0) {
+        /* leaseDurationSeconds is an integer: a fraction would be cut off
+         * and the renew deadline could outlast the lease others see. */
+        dtk_error_set(DTK_ERRCLASS_INVALID,
+                      "lease_duration_ms (%lld): must be whole seconds",
+                      (long long)lease);
+        return DTK_EINVALID;
+    }
     if (lease <= renew) {
         dtk_error_set(DTK_ERRCLASS_INVALID,
                       "lease_duration_ms (%lld) must be greater than "
@@ -680,7 +694,8 @@ static int check_options(const dtk_leader_options *o, int64_t lease,
     return 0;
 }
 
-int dtk_leader_new(dtk_leader **out, dtk_kube_config *config,
+int dtk_leader_new(dtk_leader **out,
+                   dtk_kube_config *config,
                    const dtk_leader_options *options)
 {
     static const char *const labels[] = {"name", NULL};
@@ -705,8 +720,8 @@ int dtk_leader_new(dtk_leader **out, dtk_kube_config *config,
     le->config = config;
     le->ns = dtk_strdup(options->lease_namespace);
     le->name = dtk_strdup(options->lease_name);
-    le->identity = options->identity ? dtk_strdup(options->identity)
-                                     : default_identity();
+    le->identity =
+        options->identity ? dtk_strdup(options->identity) : default_identity();
     le->lease_ms = lease;
     le->renew_deadline_ms = renew;
     le->retry_ms = retry;
@@ -757,8 +772,10 @@ out:
 int dtk_leader_start(dtk_leader *le)
 {
     if (le->started) {
-        dtk_error_set(DTK_ERRCLASS_INVALID, "leader election '%s/%s': "
-                      "already started", le->ns, le->name);
+        dtk_error_set(DTK_ERRCLASS_INVALID,
+                      "leader election '%s/%s': "
+                      "already started",
+                      le->ns, le->name);
         return DTK_EINVALID;
     }
     if (pthread_create(&le->thread, NULL, election_main, le) != 0) {

@@ -17,8 +17,9 @@
  *            so clock skew between candidates does not matter.
  *   lead     on_started_leading, then every retry_period an UPDATE of
  *            renewTime (acquireTime and leaseTransitions kept). When no
- *            renewal succeeds within renew_deadline the candidate stops
- *            leading for good: dtk_leader_is_leader turns 0, then
+ *            renewal succeeds within renew_deadline of the last successful
+ *            one (counted from when that request was sent), the candidate
+ *            stops leading for good: dtk_leader_is_leader turns 0, then
  *            on_stopped_leading runs and the thread ends (the operator is
  *            expected to exit non-zero, as controller-runtime does).
  *   stop     dtk_leader_stop ends the thread; a leader releases the Lease
@@ -31,7 +32,8 @@
  * believes it leads past renew_deadline after its last good renewal, which
  * is shorter than lease_duration, the earliest moment a standby may take
  * over. Constraints (checked): lease_duration > renew_deadline >
- * 1.2 * retry_period, lease_duration >= 1 s (the Lease holds whole seconds).
+ * 1.2 * retry_period, lease_duration in whole seconds (the Lease holds
+ * leaseDurationSeconds).
  *
  * Metric (when options.metrics is set): leader_election_master_status{name}
  * is 1 while this candidate leads, else 0 (controller-runtime's name).
@@ -66,7 +68,7 @@ typedef struct dtk_leader_options {
     /* Unique per candidate; NULL: "<hostname>_<random uuid>" (the
      * controller-runtime default). */
     const char *identity;
-    int64_t lease_duration_ms; /* 0: 15000 */
+    int64_t lease_duration_ms; /* 0: 15000; whole seconds */
     int64_t renew_deadline_ms; /* 0: 10000 */
     int64_t retry_period_ms;   /* 0: 2000 */
     /* Keep the lease on dtk_leader_stop instead of releasing it (the
@@ -75,8 +77,8 @@ typedef struct dtk_leader_options {
     /* Registry for leader_election_master_status; NULL: no metric.
      * Borrowed; it must outlive the elector. */
     dtk_metrics_registry *metrics;
-    dtk_leader_fn on_started_leading;   /* optional */
-    dtk_leader_fn on_stopped_leading;   /* optional; lost, not stopped */
+    dtk_leader_fn on_started_leading;       /* optional */
+    dtk_leader_fn on_stopped_leading;       /* optional; lost, not stopped */
     dtk_leader_new_leader_fn on_new_leader; /* optional */
     void *payload;
 } dtk_leader_options;
@@ -91,7 +93,8 @@ typedef struct dtk_leader_options {
  * caller (dtk_leader_free).
  * Returns DTK_EINVALID (the message names the option) for a missing lease
  * name or namespace, bad durations, or an invalid client configuration. */
-int dtk_leader_new(dtk_leader **out, dtk_kube_config *config,
+int dtk_leader_new(dtk_leader **out,
+                   dtk_kube_config *config,
                    const dtk_leader_options *options);
 
 /* Starts the election thread. Returns DTK_EINVALID when already started,
@@ -112,8 +115,10 @@ void dtk_leader_abandon(dtk_leader *le);
 /* Stops if needed and frees. NULL is a no-op. */
 void dtk_leader_free(dtk_leader *le);
 
-/* 1 between on_started_leading and the loss of the lease (or stop), else
- * 0. A relaxed atomic read; lock-free. */
+/* 1 between on_started_leading and the loss of the lease (or stop), and
+ * only while the last successful renewal is younger than renew_deadline
+ * (so a stalled election thread cannot make two leaders); else 0.
+ * Lock-free: two atomic loads and a clock read. */
 int dtk_leader_is_leader(const dtk_leader *le);
 
 /* 1 once leadership was lost because renewals failed (the thread has

@@ -24,7 +24,7 @@
 #include "pkg/base/error.h"
 #include "pkg/base/log.h"
 
-#define NAME_MAX_LEN 63
+#define NAME_MAX_LEN            63
 #define DEFAULT_STOP_TIMEOUT_MS 30000
 
 /* ---- reconcile IDs ------------------------------------------------------ */
@@ -67,9 +67,9 @@ static void new_reconcile_id(dtk_controller *c, char *out, size_t size)
 
     hi = (hi & ~UINT64_C(0xf000)) | UINT64_C(0x4000);
     lo = (lo & ~(UINT64_C(0xc) << 60)) | (UINT64_C(0x8) << 60);
-    snprintf(out, size, "%08x-%04x-%04x-%04x-%012llx",
-             (unsigned)(hi >> 32), (unsigned)((hi >> 16) & 0xffff),
-             (unsigned)(hi & 0xffff), (unsigned)(lo >> 48),
+    snprintf(out, size, "%08x-%04x-%04x-%04x-%012llx", (unsigned)(hi >> 32),
+             (unsigned)((hi >> 16) & 0xffff), (unsigned)(hi & 0xffff),
+             (unsigned)(lo >> 48),
              (unsigned long long)(lo & UINT64_C(0xffffffffffff)));
 }
 
@@ -157,8 +157,8 @@ static void reconcile_handler(dtk_controller *c, const char *key)
     } else {
         dtk_workqueue_forget(c->queue, key);
         dtk_metrics_counter_inc(c->m_success);
-        dtk_log(DTK_LOG_DEBUG, &log, "Reconcile successful",
-                "duration_ms=%.0f", took * 1000.0);
+        dtk_log(DTK_LOG_DEBUG, &log, "Reconcile successful", "duration_ms=%.0f",
+                took * 1000.0);
     }
     dtk_error_clear();
     dtk_free(ns);
@@ -254,9 +254,8 @@ static int metrics_setup(dtk_controller *c, dtk_metrics_registry *reg)
     if (error == 0) {
         error = dtk_metrics_register_histogram(
             &f, reg, "controller_runtime_reconcile_time_seconds",
-            "Length of time per reconciliation per controller",
-            by_controller, dtk_metrics_reconcile_buckets,
-            DTK_METRICS_RECONCILE_BUCKETS_LEN);
+            "Length of time per reconciliation per controller", by_controller,
+            dtk_metrics_reconcile_buckets, DTK_METRICS_RECONCILE_BUCKETS_LEN);
     }
     if (error == 0) {
         error = dtk_metrics_with(&c->m_time, f, v);
@@ -273,8 +272,7 @@ static int metrics_setup(dtk_controller *c, dtk_metrics_registry *reg)
     if (error == 0) {
         error = dtk_metrics_register_gauge(
             &f, reg, "controller_runtime_active_workers",
-            "Number of currently used workers per controller",
-            by_controller);
+            "Number of currently used workers per controller", by_controller);
     }
     if (error == 0) {
         error = dtk_metrics_with(&c->m_active, f, v);
@@ -346,15 +344,15 @@ out:
 int dtk_controller_start(dtk_controller *c)
 {
     if (c->started) {
-        dtk_error_set(DTK_ERRCLASS_INVALID,
-                      "controller '%s': already started", c->name);
+        dtk_error_set(DTK_ERRCLASS_INVALID, "controller '%s': already started",
+                      c->name);
         return DTK_EINVALID;
     }
     c->threads = dtk_calloc((size_t)c->workers, sizeof(pthread_t));
     for (int i = 0; i < c->workers; i++) {
         if (pthread_create(&c->threads[i], NULL, worker_main, c) != 0) {
-            dtk_error_set(DTK_ERRCLASS_OS,
-                          "controller '%s': worker thread", c->name);
+            dtk_error_set(DTK_ERRCLASS_OS, "controller '%s': worker thread",
+                          c->name);
             c->running = i;
             c->started = 1;
             dtk_controller_stop(c, DEFAULT_STOP_TIMEOUT_MS);
@@ -426,7 +424,8 @@ int dtk_controller_enqueue(dtk_controller *c, const char *key)
     return dtk_workqueue_add(c->queue, key);
 }
 
-int dtk_controller_enqueue_after(dtk_controller *c, const char *key,
+int dtk_controller_enqueue_after(dtk_controller *c,
+                                 const char *key,
                                  int64_t delay_ms)
 {
     return dtk_workqueue_add_after(c->queue, key, delay_ms);

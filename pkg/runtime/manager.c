@@ -152,8 +152,8 @@ int dtk_manager_new(dtk_manager **out, const dtk_manager_options *options)
                           ? dtk_strdup(options->bind_address)
                           : NULL;
     m->bind_port = options->bind_port;
-    m->metrics = options->metrics != NULL ? options->metrics
-                                          : dtk_metrics_default();
+    m->metrics =
+        options->metrics != NULL ? options->metrics : dtk_metrics_default();
     m->leader_election = options->leader_election;
     m->cache_sync_timeout_ms = options->cache_sync_timeout_ms > 0
                                    ? options->cache_sync_timeout_ms
@@ -243,8 +243,8 @@ int dtk_manager_add_runnable(dtk_manager *m, const dtk_runnable *r)
         dtk_error_set(DTK_ERRCLASS_INVALID, "runnable: start: required");
         return DTK_EINVALID;
     }
-    m->runnables = dtk_realloc(m->runnables, (m->runnable_count + 1) *
-                                                 sizeof(runnable_slot));
+    m->runnables = dtk_realloc(m->runnables,
+                               (m->runnable_count + 1) * sizeof(runnable_slot));
     slot = &m->runnables[m->runnable_count++];
     slot->r = *r;
     slot->name = dtk_strdup(r->name != NULL ? r->name : "runnable");
@@ -354,8 +354,7 @@ int dtk_manager_start(dtk_manager *m)
     int error = 0;
 
     if (m->started) {
-        dtk_error_set(DTK_ERRCLASS_INVALID,
-                      "manager: already started");
+        dtk_error_set(DTK_ERRCLASS_INVALID, "manager: already started");
         return DTK_EINVALID;
     }
     m->started = 1;
@@ -416,17 +415,17 @@ int dtk_manager_start(dtk_manager *m)
                 "identity=%s", dtk_leader_identity(m->leader));
     }
     return 0;
-fail:
-    {
-        dtk_error saved = *dtk_error_last();
+fail : {
+    dtk_error saved = *dtk_error_last();
 
-        dtk_manager_stop(m);
-        dtk_error_set(DTK_ERRCLASS_NONE, "%s", saved.message);
-    }
+    dtk_manager_stop(m);
+    dtk_error_set(DTK_ERRCLASS_NONE, "%s", saved.message);
+}
     return error;
 }
 
-/* ---- wait / stop ---------------------------------------------------------- */
+/* ---- wait / stop ----------------------------------------------------------
+ */
 
 int dtk_manager_wait(dtk_manager *m)
 {

@@ -69,8 +69,8 @@
 /* What to reconcile. Every pointer is borrowed for the duration of the
  * reconcile call only. */
 typedef struct dtk_request {
-    const char *key;          /* the queue key: "ns/name" or "name" */
-    const char *namespace;    /* "" for cluster-scoped objects */
+    const char *key;       /* the queue key: "ns/name" or "name" */
+    const char *namespace; /* "" for cluster-scoped objects */
     const char *name;
     const char *reconcile_id; /* a UUID, unique per reconcile */
     const dtk_log_ctx *log;   /* controller, object (= key), reconcile_id */
@@ -88,7 +88,8 @@ typedef struct dtk_result {
  * zeroed), or a negative dtk_error_code with a message set by
  * dtk_error_set: DTK_EINVALID is terminal, anything else is retried with
  * backoff. Runs on a worker thread; payload is the controller's. */
-typedef int (*dtk_reconcile_fn)(dtk_result *result, const dtk_request *req,
+typedef int (*dtk_reconcile_fn)(dtk_result *result,
+                                const dtk_request *req,
                                 void *payload);
 
 /* ---- controller --------------------------------------------------------- */
@@ -99,11 +100,11 @@ typedef struct dtk_controller_options {
     /* Required; the "controller" label of the metrics and logs. Unique per
      * manager. [a-z0-9-] and at most 63 bytes. */
     const char *name;
-    dtk_reconcile_fn reconcile; /* required */
-    void *payload;              /* passed to reconcile; borrowed */
+    dtk_reconcile_fn reconcile;    /* required */
+    void *payload;                 /* passed to reconcile; borrowed */
     int max_concurrent_reconciles; /* workers; 0: 1 (controller-runtime) */
-    int64_t base_delay_ms;      /* backoff base; 0: 5 ms */
-    int64_t max_delay_ms;       /* backoff cap; 0: 1000 s */
+    int64_t base_delay_ms;         /* backoff base; 0: 5 ms */
+    int64_t max_delay_ms;          /* backoff cap; 0: 1000 s */
     /* NULL: dtk_metrics_default(). Borrowed; must outlive the
      * controller. */
     dtk_metrics_registry *metrics;
@@ -140,7 +141,8 @@ int dtk_controller_stop(dtk_controller *c, int64_t timeout_ms);
 /* Adds key for reconciliation (thread-safe; what event handlers call).
  * Returns DTK_ESHUTDOWN once stopping, DTK_EINVALID for an empty key. */
 int dtk_controller_enqueue(dtk_controller *c, const char *key);
-int dtk_controller_enqueue_after(dtk_controller *c, const char *key,
+int dtk_controller_enqueue_after(dtk_controller *c,
+                                 const char *key,
                                  int64_t delay_ms);
 
 /* The controller's queue (borrowed), for handlers that need more. */

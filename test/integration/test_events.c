@@ -62,8 +62,8 @@ static dtk_json *make_configmap(const char *ns, const char *name)
              "\"metadata\":{\"name\":\"%s\"}}",
              name);
     assert_int_equal(dtk_json_parse(&obj, text, strlen(text)), 0);
-    assert_int_equal(dtk_kube_create(&created, client,
-                                     &dtk_kube_gvr_configmaps, ns, obj, NULL),
+    assert_int_equal(dtk_kube_create(&created, client, &dtk_kube_gvr_configmaps,
+                                     ns, obj, NULL),
                      0);
     dtk_json_free(obj);
     return created;
@@ -96,12 +96,10 @@ static int64_t server_rv(void)
     int64_t v;
 
     lo.limit = 1;
-    assert_int_equal(dtk_kube_list_page(&list, client, &dtk_kube_gvr_events,
-                                        NULL, &lo),
-                     0);
-    rv = dtk_json_string(
-        dtk_json_path(list, (const char *const[]){"metadata",
-                                                  "resourceVersion", NULL}));
+    assert_int_equal(
+        dtk_kube_list_page(&list, client, &dtk_kube_gvr_events, NULL, &lo), 0);
+    rv = dtk_json_string(dtk_json_path(
+        list, (const char *const[]){"metadata", "resourceVersion", NULL}));
     assert_non_null(rv);
     v = strtoll(rv, NULL, 10);
     dtk_json_free(list);
@@ -114,13 +112,12 @@ static dtk_json *events_about(const char *ns, const char *obj)
     dtk_json *items = NULL, *out = dtk_json_new_array();
     char *rv = NULL;
 
-    assert_int_equal(dtk_kube_list(&items, &rv, client, &dtk_kube_gvr_events,
-                                   ns, NULL),
-                     0);
+    assert_int_equal(
+        dtk_kube_list(&items, &rv, client, &dtk_kube_gvr_events, ns, NULL), 0);
     for (size_t i = 0; i < dtk_json_len(items); i++) {
         const dtk_json *ev = dtk_json_at(items, i);
-        const char *name = dtk_json_get_string(
-            dtk_json_get(ev, "involvedObject"), "name");
+        const char *name =
+            dtk_json_get_string(dtk_json_get(ev, "involvedObject"), "name");
 
         if (name != NULL && strcmp(name, obj) == 0) {
             dtk_json_append(out, dtk_json_copy(ev));
@@ -162,8 +159,7 @@ static void add_fault(const char *json)
 
 /* ---- tests -------------------------------------------------------------- */
 
-static void test_events__event_carries_the_object_and_the_recorder(
-    void **state)
+static void test_events__event_carries_the_object_and_the_recorder(void **state)
 {
     dtk_kube_recorder *rec = new_recorder(config, NULL);
     dtk_json *cm, *evs;
@@ -176,11 +172,9 @@ static void test_events__event_carries_the_object_and_the_recorder(
     make_namespace("ev-fields");
     cm = make_configmap("ev-fields", "web");
     assert_int_equal(dtk_kube_object_ref_from(&ref, cm), 0);
-    assert_int_equal(dtk_kube_recorder_eventf(rec, &ref,
-                                              DTK_KUBE_EVENT_WARNING,
-                                              "ProvisionFailed",
-                                              "broker '%s' answered %d",
-                                              "mysql", 503),
+    assert_int_equal(dtk_kube_recorder_eventf(
+                         rec, &ref, DTK_KUBE_EVENT_WARNING, "ProvisionFailed",
+                         "broker '%s' answered %d", "mysql", 503),
                      0);
     assert_int_equal(dtk_kube_recorder_flush(rec, FLUSH_MS), 0);
 
@@ -194,16 +188,13 @@ static void test_events__event_carries_the_object_and_the_recorder(
     assert_int_equal(count_of(ev), 1);
     assert_string_equal(str_at(ev, "involvedObject", "kind"), "ConfigMap");
     assert_string_equal(str_at(ev, "involvedObject", "apiVersion"), "v1");
-    assert_string_equal(str_at(ev, "involvedObject", "namespace"),
-                        "ev-fields");
+    assert_string_equal(str_at(ev, "involvedObject", "namespace"), "ev-fields");
     assert_string_equal(str_at(ev, "involvedObject", "uid"),
                         str_at(cm, "metadata", "uid"));
     assert_string_equal(str_at(ev, "involvedObject", "resourceVersion"),
                         str_at(cm, "metadata", "resourceVersion"));
-    assert_string_equal(str_at(ev, "reportingComponent", NULL),
-                        "dtk-operator");
-    assert_string_equal(str_at(ev, "reportingInstance", NULL),
-                        "test-instance");
+    assert_string_equal(str_at(ev, "reportingComponent", NULL), "dtk-operator");
+    assert_string_equal(str_at(ev, "reportingInstance", NULL), "test-instance");
     assert_string_equal(str_at(ev, "source", "component"), "dtk-operator");
     assert_string_equal(str_at(ev, "metadata", "namespace"), "ev-fields");
     assert_memory_equal(str_at(ev, "metadata", "name"), "web.", 4);
@@ -245,12 +236,10 @@ static void test_events__event_carries_the_object_and_the_recorder(
         assert_int_equal(dtk_kube_recorder_flush(rec, FLUSH_MS), 0);
         evs = events_about("default", "ev-fields");
         assert_int_equal(dtk_json_len(evs), 1);
-        assert_string_equal(str_at(dtk_json_at(evs, 0), "involvedObject",
-                                   "kind"),
-                            "Namespace");
-        assert_null(dtk_json_get(dtk_json_get(dtk_json_at(evs, 0),
-                                              "involvedObject"),
-                                 "namespace"));
+        assert_string_equal(
+            str_at(dtk_json_at(evs, 0), "involvedObject", "kind"), "Namespace");
+        assert_null(dtk_json_get(
+            dtk_json_get(dtk_json_at(evs, 0), "involvedObject"), "namespace"));
         dtk_json_free(evs);
     }
     dtk_buf_dispose(&long_msg);
@@ -277,14 +266,13 @@ static void test_events__bad_arguments_are_refused(void **state)
     ref.kind = "ConfigMap";
     ref.namespace = "default";
     ref.name = "x";
-    assert_int_equal(dtk_kube_recorder_event(rec, &ref, "Error", "Failed",
-                                             "m"),
+    assert_int_equal(dtk_kube_recorder_event(rec, &ref, "Error", "Failed", "m"),
                      DTK_EINVALID);
     assert_string_equal(dtk_error_last()->message,
                         "type: expected 'Normal' or 'Warning'");
-    assert_int_equal(dtk_kube_recorder_event(rec, &ref, DTK_KUBE_EVENT_NORMAL,
-                                             "", "m"),
-                     DTK_EINVALID);
+    assert_int_equal(
+        dtk_kube_recorder_event(rec, &ref, DTK_KUBE_EVENT_NORMAL, "", "m"),
+        DTK_EINVALID);
     assert_string_equal(dtk_error_last()->message,
                         "reason: expected 1 to 128 bytes");
     ref.name = NULL;
@@ -361,6 +349,9 @@ static void test_events__a_hot_loop_is_one_event_with_a_count(void **state)
     evs = events_about("ev-hot", "blog");
     assert_int_equal(dtk_json_len(evs), 1);
     assert_int_equal(count_of(dtk_json_at(evs, 0)), 110);
+    dtk_kube_recorder_stats_get(rec, &st);
+    assert_int_equal(st.created, 1);
+    assert_true(st.patched >= 1); /* the existing Event was patched */
     assert_string_equal(str_at(dtk_json_at(evs, 0), "metadata", "name"),
                         first_name);
     dtk_json_free(evs);
@@ -388,9 +379,8 @@ static void test_events__distinct_events_are_distinct_objects(void **state)
     assert_int_equal(dtk_kube_recorder_event(rec, &ref, DTK_KUBE_EVENT_NORMAL,
                                              "Bound", "ok, again"),
                      0);
-    assert_int_equal(dtk_kube_recorder_event(rec, &ref,
-                                             DTK_KUBE_EVENT_WARNING, "Bound",
-                                             "ok"),
+    assert_int_equal(dtk_kube_recorder_event(rec, &ref, DTK_KUBE_EVENT_WARNING,
+                                             "Bound", "ok"),
                      0);
     assert_int_equal(dtk_kube_recorder_event(rec, &ref, DTK_KUBE_EVENT_NORMAL,
                                              "Provisioned", "ok"),
@@ -429,8 +419,8 @@ static void test_events__spam_filter_caps_writes_per_object(void **state)
     rv0 = server_rv();
     for (int i = 0; i < 40; i++) {
         assert_int_equal(dtk_kube_recorder_eventf(rec, &ref,
-                                                  DTK_KUBE_EVENT_NORMAL,
-                                                  "Step", "step %d", i),
+                                                  DTK_KUBE_EVENT_NORMAL, "Step",
+                                                  "step %d", i),
                          0);
     }
     /* Another object has its own bucket. */
@@ -458,16 +448,15 @@ static void test_events__spam_filter_caps_writes_per_object(void **state)
     ref.name = "refill";
     for (int i = 0; i < 3; i++) {
         assert_int_equal(dtk_kube_recorder_eventf(slow, &ref,
-                                                  DTK_KUBE_EVENT_NORMAL,
-                                                  "Tick", "tick %d", i),
+                                                  DTK_KUBE_EVENT_NORMAL, "Tick",
+                                                  "tick %d", i),
                          0);
     }
     dtk_kube_recorder_stats_get(slow, &st);
     assert_int_equal(st.spam_dropped, 1);
     dtk_clock_sleep_ms(450);
-    assert_int_equal(dtk_kube_recorder_event(slow, &ref,
-                                             DTK_KUBE_EVENT_NORMAL, "Tick",
-                                             "tick 3"),
+    assert_int_equal(dtk_kube_recorder_event(slow, &ref, DTK_KUBE_EVENT_NORMAL,
+                                             "Tick", "tick 3"),
                      0);
     assert_int_equal(dtk_kube_recorder_flush(slow, FLUSH_MS), 0);
     dtk_kube_recorder_stats_get(slow, &st);
@@ -517,12 +506,10 @@ static void test_events__failures_are_retried_or_dropped(void **state)
      * the count carried on. */
     evs = events_about("ev-retry", "flaky");
     assert_int_equal(dtk_json_len(evs), 1);
-    assert_int_equal(dtk_kube_delete(NULL, client, &dtk_kube_gvr_events,
-                                     "ev-retry",
-                                     str_at(dtk_json_at(evs, 0), "metadata",
-                                            "name"),
-                                     NULL),
-                     0);
+    assert_int_equal(
+        dtk_kube_delete(NULL, client, &dtk_kube_gvr_events, "ev-retry",
+                        str_at(dtk_json_at(evs, 0), "metadata", "name"), NULL),
+        0);
     snprintf(path, sizeof(path), "%s",
              str_at(dtk_json_at(evs, 0), "metadata", "name"));
     dtk_json_free(evs);
@@ -532,8 +519,7 @@ static void test_events__failures_are_retried_or_dropped(void **state)
     assert_int_equal(dtk_kube_recorder_flush(rec, FLUSH_MS), 0);
     evs = events_about("ev-retry", "flaky");
     assert_int_equal(dtk_json_len(evs), 1);
-    assert_string_equal(str_at(dtk_json_at(evs, 0), "metadata", "name"),
-                        path);
+    assert_string_equal(str_at(dtk_json_at(evs, 0), "metadata", "name"), path);
     assert_int_equal(count_of(dtk_json_at(evs, 0)), 2);
     dtk_json_free(evs);
     dtk_kube_recorder_stats_get(rec, &st);

@@ -45,13 +45,13 @@
 #include "pkg/runtime/runtime.h"
 #include "test/support/apiserver.h"
 
-#define WAIT_MS 20000
+#define WAIT_MS  20000
 #define LEASE_MS 2000
 #define RENEW_MS 1500
 #define RETRY_MS 300
 /* The longest jittered wait of a standby: retry * (1 + 1.2). */
 #define MAX_RETRY_MS ((int64_t)(RETRY_MS * (1 + DTK_LEADER_JITTER_FACTOR)))
-#define SLACK_MS 1500
+#define SLACK_MS     1500
 
 static dtk_test_apiserver server;
 static dtk_kube_config *config;
@@ -111,8 +111,12 @@ typedef struct candidate {
     char id[64];
 } candidate;
 
-static void spawn(candidate *c, const char *lease, const char *id,
-                  int64_t lease_ms, int64_t renew_ms, int64_t retry_ms)
+static void spawn(candidate *c,
+                  const char *lease,
+                  const char *id,
+                  int64_t lease_ms,
+                  int64_t renew_ms,
+                  int64_t retry_ms)
 {
     int in[2], out[2];
     char l[32], r[32], t[32];
@@ -223,7 +227,8 @@ static int64_t wait_leading(candidate *c)
     return 0;
 }
 
-/* ---- reading the Lease ---------------------------------------------------- */
+/* ---- reading the Lease ----------------------------------------------------
+ */
 
 typedef struct lease_view {
     char holder[64];
@@ -427,8 +432,10 @@ static void on_stopped(void *payload)
     atomic_fetch_add(&w->stopped, 1);
 }
 
-static dtk_leader *new_candidate(const char *lease, const char *id,
-                                 watcher *w, dtk_metrics_registry *reg)
+static dtk_leader *new_candidate(const char *lease,
+                                 const char *id,
+                                 watcher *w,
+                                 dtk_metrics_registry *reg)
 {
     dtk_leader_options o = DTK_LEADER_OPTIONS_INIT;
     dtk_leader *le = NULL;
@@ -496,7 +503,7 @@ static void test_leader__conflicts_are_lost_races_not_leadership(void **state)
     /* Three candidates start at once on an absent lease: the creates race
      * (409 AlreadyExists for the losers) and exactly one leads. */
     for (int i = 0; i < 3; i++) {
-        char id[16];
+        char id[32];
 
         snprintf(id, sizeof(id), "crowd-%d", i);
         memset(&mw[i], 0, sizeof(mw[i]));
@@ -587,7 +594,8 @@ static void test_leader__failed_renewals_stop_leading(void **state)
 
 /* ---- the manager with leader election ------------------------------- */
 
-static int count_reconcile(dtk_result *res, const dtk_request *req,
+static int count_reconcile(dtk_result *res,
+                           const dtk_request *req,
                            void *payload)
 {
     (void)res;
@@ -596,7 +604,8 @@ static int count_reconcile(dtk_result *res, const dtk_request *req,
     return 0;
 }
 
-static dtk_manager *new_elected_manager(const char *id, atomic_int *counter,
+static dtk_manager *new_elected_manager(const char *id,
+                                        atomic_int *counter,
                                         dtk_metrics_registry *reg,
                                         dtk_controller **ctrl_out)
 {
@@ -653,8 +662,7 @@ static long get_status(int port, const char *path, dtk_buf *body)
     return status;
 }
 
-static void test_leader__manager_runs_workers_only_while_leading(
-    void **state)
+static void test_leader__manager_runs_workers_only_while_leading(void **state)
 {
     dtk_metrics_registry *reg1 = dtk_metrics_registry_new();
     dtk_metrics_registry *reg2 = dtk_metrics_registry_new();
@@ -738,7 +746,13 @@ static void test_leader__bad_options_are_rejected(void **state)
                         "lease_duration_ms (2000) must be greater than "
                         "renew_deadline_ms (2000)");
 
+    o.lease_duration_ms = 2500;
     o.renew_deadline_ms = 1000;
+    assert_int_equal(dtk_leader_new(&le, config, &o), DTK_EINVALID);
+    assert_string_equal(dtk_error_last()->message,
+                        "lease_duration_ms (2500): must be whole seconds");
+
+    o.lease_duration_ms = 2000;
     o.retry_period_ms = 900;
     assert_int_equal(dtk_leader_new(&le, config, &o), DTK_EINVALID);
     assert_string_equal(dtk_error_last()->message,
@@ -788,8 +802,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_leader__clean_release_hands_over_at_once),
         cmocka_unit_test(test_leader__conflicts_are_lost_races_not_leadership),
         cmocka_unit_test(test_leader__failed_renewals_stop_leading),
-        cmocka_unit_test(
-            test_leader__manager_runs_workers_only_while_leading),
+        cmocka_unit_test(test_leader__manager_runs_workers_only_while_leading),
     };
 
     if (argc > 1 && strcmp(argv[1], "--candidate") == 0) {

@@ -28,7 +28,7 @@
 #include "pkg/runtime/runtime.h"
 #include "pkg/workqueue/workqueue.h"
 
-#define WAIT_MS 20000
+#define WAIT_MS   20000
 #define MAX_CALLS 64
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -114,7 +114,7 @@ typedef struct fake {
     call calls[MAX_CALLS];
     int ncalls;
     /* Script, by call number (0-based): what to return. */
-    int fail_first;        /* the first N calls fail with fail_code */
+    int fail_first; /* the first N calls fail with fail_code */
     int fail_code;
     int64_t requeue_after; /* first call asks for this delay */
     int requeue_first;     /* first call sets result.requeue */
@@ -142,7 +142,8 @@ static void fake_dispose(fake *f)
     pthread_mutex_destroy(&f->mu);
 }
 
-static int fake_reconcile(dtk_result *res, const dtk_request *req,
+static int fake_reconcile(dtk_result *res,
+                          const dtk_request *req,
                           void *payload)
 {
     fake *f = payload;
@@ -175,8 +176,7 @@ static int fake_reconcile(dtk_result *res, const dtk_request *req,
                  req->reconcile_id);
         snprintf(c->log_controller, sizeof(c->log_controller), "%s",
                  req->log->controller);
-        snprintf(c->log_object, sizeof(c->log_object), "%s",
-                 req->log->object);
+        snprintf(c->log_object, sizeof(c->log_object), "%s", req->log->object);
         c->at_ms = dtk_clock_now_ms();
     }
     f->ncalls++;
@@ -189,8 +189,7 @@ static int fake_reconcile(dtk_result *res, const dtk_request *req,
     pthread_mutex_unlock(&f->mu);
 
     if (n < f->fail_first) {
-        dtk_error_set(DTK_ERRCLASS_NONE, "backend '%s' unreachable",
-                      req->name);
+        dtk_error_set(DTK_ERRCLASS_NONE, "backend '%s' unreachable", req->name);
         error = f->fail_code;
     } else if (n == 0 && f->requeue_after > 0) {
         res->requeue_after_ms = f->requeue_after;
@@ -224,8 +223,10 @@ static void release_hold(fake *f)
     pthread_mutex_unlock(&f->mu);
 }
 
-static dtk_controller *new_controller(const char *name, fake *f,
-                                      dtk_metrics_registry *reg, int workers,
+static dtk_controller *new_controller(const char *name,
+                                      fake *f,
+                                      dtk_metrics_registry *reg,
+                                      int workers,
                                       int64_t base_ms)
 {
     dtk_controller_options o = DTK_CONTROLLER_OPTIONS_INIT;
@@ -259,8 +260,7 @@ static double metric(dtk_metrics_registry *reg, const char *line_prefix)
 
 /* ---- the worker loop ---------------------------------------------------- */
 
-static void test_runtime__success_forgets_and_passes_the_request(
-    void **state)
+static void test_runtime__success_forgets_and_passes_the_request(void **state)
 {
     dtk_metrics_registry *reg = dtk_metrics_registry_new();
     fake f;
@@ -282,13 +282,11 @@ static void test_runtime__success_forgets_and_passes_the_request(
     assert_string_equal(f.calls[0].log_object, "shop/blog");
     assert_int_equal(strlen(f.calls[0].reconcile_id), 36);
     assert_int_equal(f.calls[0].reconcile_id[14], '4'); /* UUID v4 */
-    assert_string_not_equal(f.calls[0].reconcile_id,
-                            f.calls[1].reconcile_id);
+    assert_string_not_equal(f.calls[0].reconcile_id, f.calls[1].reconcile_id);
     assert_string_equal(f.calls[1].ns, "");
     assert_string_equal(f.calls[1].name, "cluster-wide");
-    assert_int_equal(dtk_workqueue_num_requeues(dtk_controller_queue(c),
-                                                "shop/blog"),
-                     0);
+    assert_int_equal(
+        dtk_workqueue_num_requeues(dtk_controller_queue(c), "shop/blog"), 0);
     assert_true(metric(reg, "controller_runtime_reconcile_total{controller="
                             "\"widgets\",result=\"success\"} ") == 2);
     assert_true(metric(reg, "controller_runtime_reconcile_total{controller="
@@ -321,16 +319,15 @@ static void test_runtime__errors_requeue_with_growing_backoff(void **state)
         int64_t gap = f.calls[i].at_ms - f.calls[i - 1].at_ms;
         int64_t want = (int64_t)20 << (i - 1);
 
-        printf("retry %d after %lld ms (backoff %lld ms)\n", i,
-               (long long)gap, (long long)want);
+        printf("retry %d after %lld ms (backoff %lld ms)\n", i, (long long)gap,
+               (long long)want);
         assert_true(gap >= want - 2);
     }
     dtk_clock_sleep_ms(50); /* the worker records the result after return */
     assert_int_equal(dtk_controller_stop(c, WAIT_MS), 0);
     assert_int_equal(f.ncalls, 5);
-    assert_int_equal(dtk_workqueue_num_requeues(dtk_controller_queue(c),
-                                                "ns/db"),
-                     0);
+    assert_int_equal(
+        dtk_workqueue_num_requeues(dtk_controller_queue(c), "ns/db"), 0);
     assert_true(metric(reg, "controller_runtime_reconcile_total{controller="
                             "\"flaky\",result=\"error\"} ") == 4);
     assert_true(metric(reg, "controller_runtime_reconcile_errors_total{"
@@ -360,9 +357,8 @@ static void test_runtime__requeue_after_and_requeue(void **state)
     assert_int_equal(wait_calls(&f, 1), 1);
     dtk_clock_sleep_ms(20);
     /* Forgotten: a requeue_after is not a failure. */
-    assert_int_equal(dtk_workqueue_num_requeues(dtk_controller_queue(c),
-                                                "ns/op"),
-                     0);
+    assert_int_equal(
+        dtk_workqueue_num_requeues(dtk_controller_queue(c), "ns/op"), 0);
     assert_int_equal(wait_calls(&f, 2), 2);
     gap = f.calls[1].at_ms - f.calls[0].at_ms;
     printf("requeue_after 200 ms: reconciled again after %lld ms\n",
@@ -409,9 +405,8 @@ static void test_runtime__terminal_error_is_not_retried(void **state)
     /* Many backoff periods later: still one call. */
     dtk_clock_sleep_ms(300);
     assert_int_equal(wait_calls(&f, 1), 1);
-    assert_int_equal(dtk_workqueue_num_requeues(dtk_controller_queue(c),
-                                                "ns/bad"),
-                     0);
+    assert_int_equal(
+        dtk_workqueue_num_requeues(dtk_controller_queue(c), "ns/bad"), 0);
     assert_true(metric(reg, "controller_runtime_terminal_reconcile_errors_"
                             "total{controller=\"strict\"} ") == 1);
     assert_true(metric(reg, "controller_runtime_reconcile_errors_total{"
@@ -446,8 +441,7 @@ static void *feed(void *arg)
     return NULL;
 }
 
-static void test_runtime__a_key_is_never_reconciled_concurrently(
-    void **state)
+static void test_runtime__a_key_is_never_reconciled_concurrently(void **state)
 {
     dtk_metrics_registry *reg = dtk_metrics_registry_new();
     fake f;
@@ -467,9 +461,8 @@ static void test_runtime__a_key_is_never_reconciled_concurrently(
     atomic_store(&fd.stop, 1);
     pthread_join(t, NULL);
     assert_int_equal(dtk_controller_stop(fd.c, WAIT_MS), 0);
-    printf("reconciles: %d, most at once: %d, same key at once: %d\n",
-           f.ncalls, atomic_load(&f.max_in_flight),
-           atomic_load(&f.overlap_same_key));
+    printf("reconciles: %d, most at once: %d, same key at once: %d\n", f.ncalls,
+           atomic_load(&f.max_in_flight), atomic_load(&f.overlap_same_key));
     assert_int_equal(atomic_load(&f.overlap_same_key), 0);
     /* The workers did run in parallel (on different keys). */
     assert_true(atomic_load(&f.max_in_flight) >= 2);
@@ -621,7 +614,8 @@ static void add_fake_runnable(dtk_manager *m, fake_runnable *r)
     assert_int_equal(dtk_manager_add_runnable(m, &d), 0);
 }
 
-static dtk_manager *new_manager(dtk_metrics_registry *reg, int64_t sync_ms,
+static dtk_manager *new_manager(dtk_metrics_registry *reg,
+                                int64_t sync_ms,
                                 int64_t graceful_ms)
 {
     dtk_manager_options o = DTK_MANAGER_OPTIONS_INIT;
@@ -639,10 +633,17 @@ static dtk_manager *new_manager(dtk_metrics_registry *reg, int64_t sync_ms,
 static void test_runtime__manager_starts_in_order_and_stops_in_reverse(
     void **state)
 {
-    static const char *const want[] = {
-        "A.start", "A.http-up", "B.start", "B.http-up", "reconciled",
-        "B.stop", "B.controllers-stopped", "B.http-up", "A.stop",
-        "A.controllers-stopped", "A.http-up"};
+    static const char *const want[] = {"A.start",
+                                       "A.http-up",
+                                       "B.start",
+                                       "B.http-up",
+                                       "reconciled",
+                                       "B.stop",
+                                       "B.controllers-stopped",
+                                       "B.http-up",
+                                       "A.stop",
+                                       "A.controllers-stopped",
+                                       "A.http-up"};
     dtk_metrics_registry *reg = dtk_metrics_registry_new();
     journal j;
     fake f;
@@ -1019,8 +1020,7 @@ int main(void)
         cmocka_unit_test(test_runtime__errors_requeue_with_growing_backoff),
         cmocka_unit_test(test_runtime__requeue_after_and_requeue),
         cmocka_unit_test(test_runtime__terminal_error_is_not_retried),
-        cmocka_unit_test(
-            test_runtime__a_key_is_never_reconciled_concurrently),
+        cmocka_unit_test(test_runtime__a_key_is_never_reconciled_concurrently),
         cmocka_unit_test(test_runtime__bad_options_are_refused),
         cmocka_unit_test(
             test_runtime__manager_starts_in_order_and_stops_in_reverse),
