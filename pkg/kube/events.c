@@ -244,12 +244,14 @@ static char *new_event_name(dtk_kube_recorder *rec, const char *obj_name)
     char suffix[24];
     int64_t ns = realtime_ns();
     size_t room;
+    int n;
 
     if (ns <= rec->last_name_ns) {
         ns = rec->last_name_ns + 1;
     }
     rec->last_name_ns = ns;
-    snprintf(suffix, sizeof(suffix), ".%llx", (unsigned long long)ns);
+    n = snprintf(suffix, sizeof(suffix), ".%llx", (unsigned long long)ns);
+    dtk_assert(n > 0 && (size_t)n < sizeof(suffix)); /* 17 bytes at most */
     room = NAME_MAX_LEN - strlen(suffix);
     dtk_buf_put(&b, obj_name,
                 strlen(obj_name) < room ? strlen(obj_name) : room);
@@ -352,7 +354,7 @@ static item *new_item(const entry *e,
     it->reason = dtk_strdup(reason);
     it->message = dtk_strdup(message);
     memcpy(it->first_ts, e->first_ts, sizeof(it->first_ts));
-    snprintf(it->last_ts, sizeof(it->last_ts), "%s", now_ts);
+    memcpy(it->last_ts, now_ts, sizeof(it->last_ts));
     it->count = e->count;
     return it;
 }
@@ -434,8 +436,7 @@ int dtk_kube_recorder_event(dtk_kube_recorder *rec,
         lru_touch(&rec->events_lru, &e->lru);
         if (e->pending != NULL) {
             e->pending->count = e->count;
-            snprintf(e->pending->last_ts, sizeof(e->pending->last_ts), "%s",
-                     now_ts);
+            memcpy(e->pending->last_ts, now_ts, sizeof(e->pending->last_ts));
             rec->stats.coalesced++;
             goto unlock;
         }
@@ -808,7 +809,7 @@ int dtk_kube_recorder_new(dtk_kube_recorder **out,
         rec->instance = dtk_strdup(options->instance);
     } else {
         if (gethostname(host, sizeof(host)) != 0 || host[0] == '\0') {
-            snprintf(host, sizeof(host), "%s", "unknown");
+            memcpy(host, "unknown", sizeof("unknown"));
         }
         host[FIELD_MAX] = '\0';
         rec->instance = dtk_strdup(host);

@@ -64,13 +64,15 @@ static void new_reconcile_id(dtk_controller *c, char *out, size_t size)
     uint64_t n = atomic_fetch_add(&c->id_counter, 2);
     uint64_t s1 = c->id_seed + n, s2 = c->id_seed + n + 1;
     uint64_t hi = splitmix64(&s1), lo = splitmix64(&s2);
+    int len;
 
     hi = (hi & ~UINT64_C(0xf000)) | UINT64_C(0x4000);
     lo = (lo & ~(UINT64_C(0xc) << 60)) | (UINT64_C(0x8) << 60);
-    snprintf(out, size, "%08x-%04x-%04x-%04x-%012llx", (unsigned)(hi >> 32),
-             (unsigned)((hi >> 16) & 0xffff), (unsigned)(hi & 0xffff),
-             (unsigned)(lo >> 48),
-             (unsigned long long)(lo & UINT64_C(0xffffffffffff)));
+    len = snprintf(out, size, "%08x-%04x-%04x-%04x-%012llx",
+                   (unsigned)(hi >> 32), (unsigned)((hi >> 16) & 0xffff),
+                   (unsigned)(hi & 0xffff), (unsigned)(lo >> 48),
+                   (unsigned long long)(lo & UINT64_C(0xffffffffffff)));
+    dtk_assert(len == 36 && (size_t)len < size);
 }
 
 /* ---- the worker --------------------------------------------------------- */

@@ -7,7 +7,8 @@
  * the waiter. Both paths and stop meet under `mu`, so controllers start at
  * most once and never after stop has begun. Stop requests and the loss of
  * leadership travel through a self-pipe: one byte each ('s' stop, 'l'
- * lost), which a signal handler may write (write(2) is async-signal-safe).
+ * lost, 'e' workers could not start), which a signal handler may write
+ * (write(2) is async-signal-safe).
  */
 #include "pkg/runtime/runtime_int.h"
 
@@ -73,36 +74,43 @@ static void notify(dtk_manager *m, char what)
 }
 
 /* Called with mu held, once the runnables synced and (with leader
- * election) this replica leads. */
-static void start_controllers_locked(dtk_manager *m)
+ * election) this replica leads. Returns DTK_ERROR when a controller cannot
+ * start its workers (threads exhausted): nothing sensible can run then. */
+static int start_controllers_locked(dtk_manager *m)
 {
     if (m->controllers_started || m->stopping) {
-        return;
+        return 0;
     }
     m->controllers_started = 1;
     for (size_t i = 0; i < m->controller_count; i++) {
-        if (dtk_controller_start(m->controllers[i]) < 0) {
-            /* Threads are exhausted: nothing sensible runs; stop. */
-            dtk_log(DTK_LOG_ERROR, NULL, "Could not start controller",
-                    "controller=%s error=\"%s\"",
-                    dtk_controller_name(m->controllers[i]),
-                    dtk_error_last()->message);
-            notify(m, 's');
-            return;
+        int error = dtk_controller_start(m->controllers[i]);
+
+        if (error < 0) {
+            dtk_error_prefix("controller '%s'",
+                             dtk_controller_name(m->controllers[i]));
+            return error;
         }
     }
+    return 0;
 }
 
 static void on_started_leading(void *payload)
 {
     dtk_manager *m = payload;
 
+    int error = 0;
+
     pthread_mutex_lock(&m->mu);
     m->leading = 1;
     if (atomic_load(&m->synced)) {
-        start_controllers_locked(m);
+        error = start_controllers_locked(m);
     }
     pthread_mutex_unlock(&m->mu);
+    if (error < 0) {
+        dtk_log(DTK_LOG_ERROR, NULL, "Could not start controllers",
+                "error=\"%s\"", dtk_error_last()->message);
+        notify(m, 'e'); /* dtk_manager_wait reports it */
+    }
 }
 
 static void on_stopped_leading(void *payload)
@@ -407,9 +415,12 @@ int dtk_manager_start(dtk_manager *m)
     /* 5. Workers: now, or when leading. */
     pthread_mutex_lock(&m->mu);
     if (m->leader == NULL || m->leading) {
-        start_controllers_locked(m);
+        error = start_controllers_locked(m);
     }
     pthread_mutex_unlock(&m->mu);
+    if (error < 0) {
+        goto fail;
+    }
     if (m->leader != NULL && !dtk_leader_is_leader(m->leader)) {
         dtk_log(DTK_LOG_INFO, NULL, "Waiting for leadership to start workers",
                 "identity=%s", dtk_leader_identity(m->leader));
@@ -434,6 +445,11 @@ int dtk_manager_wait(dtk_manager *m)
 
         if (what == 'l' || atomic_load(&m->lost)) {
             return lost_error();
+        }
+        if (what == 'e') {
+            dtk_error_set(DTK_ERRCLASS_NONE,
+                          "controllers could not start their workers");
+            return DTK_ERROR;
         }
         if (what == 's') {
             return 0;

@@ -232,7 +232,8 @@ int dtk_manager_start(dtk_manager *m);
 
 /* Blocks until dtk_manager_request_stop or the loss of leadership.
  * Returns 0 for a stop request, DTK_EUNAVAIL ("leader election lost")
- * when leadership was lost: the process should then stop and exit
+ * when leadership was lost, DTK_ERROR when the workers could not be
+ * started on becoming leader: the process should then stop and exit
  * non-zero. One waiter at a time. */
 int dtk_manager_wait(dtk_manager *m);
 
