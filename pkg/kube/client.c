@@ -219,6 +219,8 @@ int dtk_kube__send(dtk_kube_client *c,
     int idempotent =
         strcmp(r->method, "POST") != 0 && strcmp(r->method, "PATCH") != 0;
     int refreshed = 0;
+    int max_attempts = r->max_attempts > 0 ? r->max_attempts
+                                           : cfg->max_attempts;
     int error;
 
     error = dtk_buf_printf(&url, "%s%s", cfg->server, r->path);
@@ -303,7 +305,7 @@ int dtk_kube__send(dtk_kube_client *c,
             dtk_kube__status_reset(&c->status, started ? resp->status : 0);
             c->status.error = error;
             if (error == DTK_EUNAVAIL && idempotent && !started &&
-                attempt < cfg->max_attempts) {
+                attempt < max_attempts) {
                 wait_ms = backoff_ms(c, attempt);
                 dtk_log(DTK_LOG_DEBUG, NULL, "Retrying Kubernetes request",
                         "request=\"%s\" attempt=%d wait_ms=%ld reason=\"%s\"",
@@ -341,7 +343,7 @@ int dtk_kube__send(dtk_kube_client *c,
             retry_after = c->status.retry_after_s;
         }
         if ((resp->status == 429 || resp->status >= 500) &&
-            attempt < cfg->max_attempts &&
+            attempt < max_attempts &&
             (resp->status == 429 || idempotent || retry_after >= 0)) {
             wait_ms = backoff_ms(c, attempt);
             if (retry_after >= 0 &&
@@ -510,6 +512,7 @@ int dtk_kube_do(dtk_json **out,
     r.body_len = call_in->body_len;
     r.timeout_ms = call_in->timeout_ms;
     r.response_limit = call_in->response_limit;
+    r.max_attempts = call_in->max_attempts;
     error = dtk_kube__send(client, &r, &resp);
     if (error == 0 && resp.body.len > 0 && out != NULL) {
         if (dtk_json_parse(&doc, resp.body.ptr, resp.body.len) < 0) {

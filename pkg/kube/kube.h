@@ -202,12 +202,15 @@ typedef struct dtk_kube_call {
     const char *content_type; /* for body; NULL: application/json */
     const char *body;         /* NULL: none */
     size_t body_len;
-    long timeout_ms;       /* 0: the config's */
-    size_t response_limit; /* 0: 8 MiB */
+    long timeout_ms;          /* 0: the config's */
+    size_t response_limit;    /* 0: 8 MiB */
+    int max_attempts;         /* 0: the config's; 1: no retries (callers
+                               * with their own retry loop and deadline:
+                               * leader election, the event recorder) */
 } dtk_kube_call;
 
 /* clang-format off */
-#define DTK_KUBE_CALL_INIT { NULL, NULL, NULL, NULL, 0, 0, 0 }
+#define DTK_KUBE_CALL_INIT { NULL, NULL, NULL, NULL, 0, 0, 0, 0 }
 /* clang-format on */
 
 /* Performs any request and parses the 2xx JSON body into *out (NULL when

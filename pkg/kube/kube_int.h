@@ -154,6 +154,7 @@ typedef struct dtk_kube__req {
     size_t body_len;
     long timeout_ms; /* 0: config; < 0: none */
     size_t response_limit;
+    int max_attempts; /* 0: config */
     volatile int *cancel;
     dtk_http_data_cb stream_cb; /* streams a 2xx body */
     void *stream_payload;

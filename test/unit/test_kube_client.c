@@ -615,8 +615,36 @@ static void test_kube_client__5xx_burst_is_retried_for_idempotent_requests(
     dtk_kube_config_free(cfg);
 }
 
-static void unavailable_then_created(fixture *f,
-                                     dtk_httpserver_exchange *ex,
+/* A call with max_attempts 1 is sent once however the server answers: the
+ * caller (leader election, the event recorder) runs its own retry loop
+ * against its own deadline. */
+static void test_kube_client__call_max_attempts_overrides_the_config(
+    void **state)
+{
+    fixture *f = *state;
+    dtk_kube_config *cfg = url_config(f, NULL);
+    dtk_kube_client *c = NULL;
+    dtk_kube_call call = DTK_KUBE_CALL_INIT;
+
+    f->scenario = burst_of_500;
+    assert_int_equal(dtk_kube_client_new(&c, cfg), 0);
+    call.method = "GET";
+    call.path = "/api/v1/namespaces/default/configmaps/cm";
+    call.max_attempts = 1;
+    assert_int_equal(dtk_kube_do(NULL, c, &call), DTK_EUNAVAIL);
+    assert_non_null(strstr(dtk_error_last()->message,
+                           "GET /api/v1/namespaces/default/configmaps/cm"));
+    assert_int_equal(dtk_kstub_hits(f->stub), 1);
+
+    /* 0 keeps the configuration's retries: the burst is ridden out. */
+    call.max_attempts = 0;
+    assert_int_equal(dtk_kube_do(NULL, c, &call), 0);
+    assert_int_equal(dtk_kstub_hits(f->stub), 4);
+    dtk_kube_client_free(c);
+    dtk_kube_config_free(cfg);
+}
+
+static void unavailable_then_created(fixture *f, dtk_httpserver_exchange *ex,
                                      int hit)
 {
     (void)f;
@@ -1885,6 +1913,7 @@ int main(void)
         T(test_kube_client__unexpected_answers_are_clear_errors),
         T(test_kube_client__429_with_retry_after_is_retried),
         T(test_kube_client__5xx_burst_is_retried_for_idempotent_requests),
+        T(test_kube_client__call_max_attempts_overrides_the_config),
         T(test_kube_client__post_is_retried_only_when_the_server_says_so),
         T(test_kube_client__slow_response_hits_the_timeout),
         T(test_kube_client__cancel_flag_ends_requests_and_retry_waits),
