@@ -11,6 +11,7 @@ BUILD ?= build
 CC ?= gcc
 OPT ?= -O2
 SAN ?=
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 PKGS := libcurl yajl yaml-0.1 libmicrohttpd openssl libprotobuf-c
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -56,7 +57,7 @@ ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
 	lint format format-check check-deps clean
 
 all: deps
-	@$(MAKE) --no-print-directory build-all
+	@$(MAKE) --no-print-directory -j$(JOBS) build-all
 
 deps:
 	@scripts/deps.sh build
@@ -65,7 +66,7 @@ build-all: $(BINS) $(UNIT_BINS) $(ITEST_BINS) $(BENCH_BINS)
 
 test: 
 	@scripts/deps.sh test
-	@$(MAKE) --no-print-directory build-all
+	@$(MAKE) --no-print-directory -j$(JOBS) build-all
 	@DTK_BUILD=$(BUILD) test/run-tests.sh
 
 test-unit: all
@@ -73,26 +74,26 @@ test-unit: all
 
 test-integration:
 	@scripts/deps.sh test
-	@$(MAKE) --no-print-directory build-all
+	@$(MAKE) --no-print-directory -j$(JOBS) build-all
 	@DTK_BUILD=$(BUILD) DTK_TEST_ONLY=integration test/run-tests.sh
 
 # The whole suite again, built with AddressSanitizer + UBSan (LeakSanitizer
 # included): the servers the integration tests start are sanitized too.
 asan:
 	@scripts/deps.sh test
-	@$(MAKE) --no-print-directory BUILD=build/asan OPT=-O1 SAN="$(ASAN_FLAGS)" build-all
+	@$(MAKE) --no-print-directory -j$(JOBS) BUILD=build/asan OPT=-O1 SAN="$(ASAN_FLAGS)" build-all
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	 DTK_BUILD=build/asan test/run-tests.sh
 
 bench:
 	@scripts/deps.sh test
-	@$(MAKE) --no-print-directory build-all
+	@$(MAKE) --no-print-directory -j$(JOBS) build-all
 	@DTK_BUILD=$(BUILD) test/run-bench.sh
 
 run:
 	@scripts/deps.sh test
-	@$(MAKE) --no-print-directory build-all
+	@$(MAKE) --no-print-directory -j$(JOBS) build-all
 	@DTK_BUILD=$(BUILD) scripts/run.sh
 
 $(BUILD)/obj/%.o: %.c | $(PROTO_HDRS)
