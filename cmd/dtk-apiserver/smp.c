@@ -24,8 +24,6 @@
 
 #include <string.h>
 
-#include "cmd/dtk-apiserver/smp_int.h"
-
 #include "pkg/base/alloc.h"
 #include "pkg/base/buf.h"
 #include "pkg/base/error.h"
@@ -1085,42 +1083,28 @@ out:
     return error;
 }
 
-/* Capacity of the Go slices holding the object's lists: kube-apiserver
- * patches a deep copy of the cached object, whose slices have capacity ==
- * length; `kubectl patch --local` decodes JSON, which grows slices to powers
- * of two. Only tests switch this. */
-static int go_cap_pow2 = 0;
-
-void dtk_smp__go_slice_capacity_pow2(int enable)
-{
-    go_cap_pow2 = enable;
-}
-
 /* The server-side order reference of mergePatchIntoOriginal. The Go code
  * keeps a slice header of the original list while mergeSlice deletes from it
  * (append(s[:i], s[i+1:]...) shifts items inside the shared array) and
  * appends to it (in place while capacity lasts), so the reference it sorts
  * by afterwards is that shared array, not the list as it was. This replays
  * those steps on the merge keys and returns copies of the referenced items.
+ * The capacity does not matter: after d deletions at most d appends land
+ * inside the original length whatever it is (the apiserver's slices have
+ * capacity == length, kubectl's decoded ones powers of two), and writes
+ * beyond the original length are not seen.
  * ol and pl are the object's and the patch's lists before merging. */
 static dtk_json *aliased_server_order(const dtk_json *ol, const dtk_json *pl,
                                       const char *mk)
 {
     size_t len = ol->u.array.len;
-    size_t cap = len;
     vec logical = {NULL, 0, 0};
     dtk_json **backing;
     dtk_json *view = dtk_json_new_array();
     int aliased = 1;
     int replace = 0;
 
-    if (go_cap_pow2 && len > 0) {
-        cap = 1;
-        while (cap < len) {
-            cap *= 2;
-        }
-    }
-    backing = dtk_calloc(cap > 0 ? cap : 1, sizeof(*backing));
+    backing = dtk_calloc(len > 0 ? len : 1, sizeof(*backing));
     for (size_t i = 0; i < len; i++) {
         backing[i] = ol->u.array.items[i];
         vec_push(&logical, ol->u.array.items[i]);
@@ -1175,7 +1159,7 @@ static dtk_json *aliased_server_order(const dtk_json *ol, const dtk_json *pl,
         if (found) {
             continue;
         }
-        if (aliased && logical.n < cap) {
+        if (aliased && logical.n < len) {
             backing[logical.n] = item;
         } else {
             aliased = 0;

@@ -136,9 +136,8 @@ int dtk_json_merge_patch_create(dtk_json **out,
     if (original->type == DTK_JSON_OBJECT &&
         modified->type == DTK_JSON_OBJECT) {
         *out = merge_diff(original, modified);
-    } else if (dtk_json_equal(original, modified)) {
-        *out = dtk_json_new_object();
     } else {
+        /* Only a whole replacement turns a non-object into anything. */
         *out = dtk_json_copy(modified);
     }
     return 0;

@@ -44,9 +44,10 @@ int dtk_json_merge_patch(dtk_json **target_inout, const dtk_json *patch);
 
 /* Computes the smallest merge patch turning original into modified: changed
  * and added members with their new value, removed members as null, nested
- * objects as nested patches, arrays whole. When both are equal *out is an
- * empty object (dtk_json_len(*out) == 0 means "nothing to send"). When either
- * side is not an object, *out is a copy of modified (or {} when equal).
+ * objects as nested patches, arrays whole. When both are equal objects *out
+ * is an empty object (dtk_json_len(*out) == 0 means "nothing to send"). When
+ * either side is not an object, *out is a copy of modified, the only merge
+ * patch that yields it.
  * Merge patches cannot express a member whose new value is null; such a
  * member is sent as null and therefore removed.
  * original and modified are borrowed; *out is owned by the caller.
