@@ -6,24 +6,10 @@
 #include <string.h>
 
 #include "controller/common/expr.h"
+#include "controller/common/problems.h"
 #include "pkg/base/alloc.h"
 #include "pkg/base/digest.h"
 #include "pkg/base/error.h"
-
-static void problem(dtk_buf *problems, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void problem(dtk_buf *problems, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (problems->len > 0) {
-        dtk_buf_puts(problems, "; ");
-    }
-    va_start(ap, fmt);
-    dtk_buf_vprintf(problems, fmt, ap);
-    va_end(ap);
-}
 
 void dtk_assembly_free(dtk_assembly *a)
 {
@@ -174,7 +160,7 @@ static void decode_params(dtk_assembly *a, dtk_buf *problems)
     size_t n = dtk_json_len(list);
 
     if (list != NULL && list->type != DTK_JSON_ARRAY) {
-        problem(problems, "spec.parameters: must be a list");
+        dtk_problem_add(problems, "spec.parameters: must be a list");
         return;
     }
     a->params = dtk_calloc(n ? n : 1, sizeof(dtk_asm_param));
@@ -187,11 +173,11 @@ static void decode_params(dtk_assembly *a, dtk_buf *problems)
 
         p->name = dtk_json_get_string(d, "name");
         if (p->name == NULL || *p->name == '\0') {
-            problem(problems, "spec.parameters[%zu].name: required", i);
+            dtk_problem_add(problems, "spec.parameters[%zu].name: required", i);
             continue;
         }
         if (dtk_assembly_param(a, p->name) != NULL) {
-            problem(problems, "spec.parameters[%zu]: parameter %s is declared "
+            dtk_problem_add(problems, "spec.parameters[%zu]: parameter %s is declared "
                     "twice", i, p->name);
             continue;
         }
@@ -199,7 +185,7 @@ static void decode_params(dtk_assembly *a, dtk_buf *problems)
         if (strcmp(p->type, "string") != 0 && strcmp(p->type, "integer") != 0 &&
             strcmp(p->type, "number") != 0 && strcmp(p->type, "boolean") != 0 &&
             strcmp(p->type, "object") != 0 && strcmp(p->type, "array") != 0) {
-            problem(problems, "spec.parameters[%zu].type: '%s' is not one of "
+            dtk_problem_add(problems, "spec.parameters[%zu].type: '%s' is not one of "
                     "string, integer, number, boolean, object, array",
                     i, p->type);
             continue;
@@ -211,13 +197,13 @@ static void decode_params(dtk_assembly *a, dtk_buf *problems)
         a->param_count++;
         for (size_t k = 0; k < dtk_json_len(p->enum_values); k++) {
             if (!type_matches(p->type, dtk_json_at(p->enum_values, k))) {
-                problem(problems, "spec.parameters[%zu].enum[%zu]: must be "
+                dtk_problem_add(problems, "spec.parameters[%zu].enum[%zu]: must be "
                         "of type %s", i, k, p->type);
             }
         }
         if (p->default_value != NULL &&
             dtk_assembly_check_value(p, p->default_value) < 0) {
-            problem(problems, "spec.parameters[%zu].default: %s", i,
+            dtk_problem_add(problems, "spec.parameters[%zu].default: %s", i,
                     dtk_error_last()->message);
             dtk_error_clear();
         }
@@ -238,17 +224,17 @@ static void decode_components(dtk_assembly *a, dtk_buf *problems)
 
         comp->name = dtk_json_get_string(c, "name");
         if (comp->name == NULL || !is_dns_label(comp->name)) {
-            problem(problems, "spec.components[%zu].name: must be a lowercase "
+            dtk_problem_add(problems, "spec.components[%zu].name: must be a lowercase "
                     "RFC 1123 label", i);
             continue;
         }
         if (dtk_assembly_find(a, comp->name) >= 0) {
-            problem(problems, "spec.components[%zu]: component %s is declared "
+            dtk_problem_add(problems, "spec.components[%zu]: component %s is declared "
                     "twice", i, comp->name);
             continue;
         }
         if ((service != NULL) == (container != NULL)) {
-            problem(problems, "spec.components[%zu]: component %s needs "
+            dtk_problem_add(problems, "spec.components[%zu]: component %s needs "
                     "exactly one of service or container", i, comp->name);
             continue;
         }
@@ -256,12 +242,12 @@ static void decode_components(dtk_assembly *a, dtk_buf *problems)
         comp->spec = service ? service : container;
         if (service != NULL && (dtk_json_get_string(service, "class") == NULL ||
                                 dtk_json_get_string(service, "plan") == NULL)) {
-            problem(problems, "spec.components[%zu].service: class and plan "
+            dtk_problem_add(problems, "spec.components[%zu].service: class and plan "
                     "are required", i);
         }
         if (container != NULL &&
             dtk_json_get_string(container, "image") == NULL) {
-            problem(problems, "spec.components[%zu].container.image: "
+            dtk_problem_add(problems, "spec.components[%zu].container.image: "
                     "required", i);
         }
         a->component_count++;
@@ -305,7 +291,7 @@ static int check_ref(const char *path, void *payload)
         memcpy(pname, name, n);
         pname[n] = '\0';
         if (dtk_assembly_param(rc->a, pname) == NULL) {
-            problem(rc->problems, "%s: ${%s} refers to parameter %s, which "
+            dtk_problem_add(rc->problems, "%s: ${%s} refers to parameter %s, which "
                     "is not declared", rc->where, path, pname);
         }
         return 0;
@@ -327,27 +313,27 @@ static int check_ref(const char *path, void *payload)
         comp[n] = '\0';
         idx = dtk_assembly_find(rc->a, comp);
         if (idx < 0) {
-            problem(rc->problems, "%s: ${%s} refers to component %s, which "
+            dtk_problem_add(rc->problems, "%s: ${%s} refers to component %s, which "
                     "does not exist", rc->where, path, comp);
             return 0;
         }
         if (strncmp(field, ".credentials.", 13) != 0 &&
             strncmp(field, ".outputs.", 9) != 0 &&
             strcmp(field, ".host") != 0 && strncmp(field, ".ports.", 7) != 0) {
-            problem(rc->problems, "%s: ${%s} must name credentials.<key>, "
+            dtk_problem_add(rc->problems, "%s: ${%s} must name credentials.<key>, "
                     "outputs.<key>, host or ports.<port> of component %s",
                     rc->where, path, comp);
             return 0;
         }
         if (idx == rc->self) {
-            problem(rc->problems, "%s: component %s refers to itself",
+            dtk_problem_add(rc->problems, "%s: component %s refers to itself",
                     rc->where, comp);
             return 0;
         }
         add_dep(rc, (size_t)idx);
         return 0;
     }
-    problem(rc->problems, "%s: ${%s} refers to nothing (expressions start "
+    dtk_problem_add(rc->problems, "%s: ${%s} refers to nothing (expressions start "
             "with parameters., target.parameters., components. or "
             "parent.outputs.)", rc->where, path);
     return 0;
@@ -375,7 +361,7 @@ static void check_refs(dtk_assembly *a, dtk_buf *problems)
         }
         snprintf(where, sizeof(where), "component %s", comp->name);
         if (dtk_expr_scan_json(comp->spec, check_ref, &rc) < 0) {
-            problem(problems, "%s: %s", where, dtk_error_last()->message);
+            dtk_problem_add(problems, "%s: %s", where, dtk_error_last()->message);
             dtk_error_clear();
         }
         deps = dtk_json_get(decl, "dependsOn");
@@ -384,10 +370,10 @@ static void check_refs(dtk_assembly *a, dtk_buf *problems)
             long idx = d ? dtk_assembly_find(a, d) : -1;
 
             if (idx < 0) {
-                problem(problems, "component %s: dependsOn '%s' is not a "
+                dtk_problem_add(problems, "component %s: dependsOn '%s' is not a "
                         "component", comp->name, d ? d : "");
             } else if (idx == (long)i) {
-                problem(problems, "component %s: depends on itself",
+                dtk_problem_add(problems, "component %s: depends on itself",
                         comp->name);
             } else {
                 add_dep(&rc, (size_t)idx);
@@ -404,7 +390,7 @@ static void check_refs(dtk_assembly *a, dtk_buf *problems)
         snprintf(where, sizeof(where), "output %s", outputs->u.object.keys[i]);
         if (dtk_expr_scan_json(outputs->u.object.values[i], check_ref, &rc) <
             0) {
-            problem(problems, "%s: %s", where, dtk_error_last()->message);
+            dtk_problem_add(problems, "%s: %s", where, dtk_error_last()->message);
             dtk_error_clear();
         }
         dtk_free(rc.deps);
@@ -425,7 +411,7 @@ static void check_actions(dtk_assembly *a, dtk_buf *problems)
         if (exec != NULL &&
             (idx < 0 ||
              a->components[idx].kind != DTK_COMPONENT_CONTAINER)) {
-            problem(problems, "action %s: exec.component '%s' is not a "
+            dtk_problem_add(problems, "action %s: exec.component '%s' is not a "
                     "container component",
                     name ? name : "", target ? target : "");
         }
@@ -499,7 +485,7 @@ static void order_components(dtk_assembly *a, dtk_buf *problems)
                 }
             }
         }
-        problem(problems, "dependency cycle: %s", dtk_buf_cstr(&text));
+        dtk_problem_add(problems, "dependency cycle: %s", dtk_buf_cstr(&text));
         dtk_buf_dispose(&text);
         dtk_free(path);
     }
@@ -517,12 +503,12 @@ int dtk_assembly_decode(dtk_assembly **out, dtk_buf *problems,
     *out = NULL;
     a->spec = dtk_json_copy(spec ? spec : object);
     if (a->spec == NULL || a->spec->type != DTK_JSON_OBJECT) {
-        problem(problems, "spec: must be an object");
+        dtk_problem_add(problems, "spec: must be an object");
         error = DTK_EINVALID;
         goto out;
     }
     if (dtk_json_get(a->spec, "compose") != NULL) {
-        problem(problems, "spec.compose: docker-compose import is not "
+        dtk_problem_add(problems, "spec.compose: docker-compose import is not "
                 "supported yet by this operator version");
     }
     decode_params(a, problems);

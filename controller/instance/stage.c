@@ -5,24 +5,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "controller/common/problems.h"
 #include "pkg/base/alloc.h"
 #include "pkg/base/digest.h"
 #include "pkg/base/error.h"
-
-static void problem(dtk_buf *problems, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void problem(dtk_buf *problems, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (problems->len > 0) {
-        dtk_buf_puts(problems, "; ");
-    }
-    va_start(ap, fmt);
-    dtk_buf_vprintf(problems, fmt, ap);
-    va_end(ap);
-}
 
 /* Copies the declared parameters present in src over dst. */
 static void overlay(dtk_json *dst, const dtk_assembly *a, const dtk_json *src)
@@ -49,7 +35,7 @@ static void apply_source(dtk_json *params, dtk_buf *problems,
             const char *name = parsed->u.object.keys[i];
 
             if (dtk_assembly_param(a, name) == NULL) {
-                problem(problems, "parametersFrom key %s: parameter %s is not "
+                dtk_problem_add(problems, "parametersFrom key %s: parameter %s is not "
                         "declared by the assembly", src->key, name);
                 continue;
             }
@@ -57,7 +43,7 @@ static void apply_source(dtk_json *params, dtk_buf *problems,
                          dtk_json_copy(parsed->u.object.values[i]));
         }
     } else if (dtk_assembly_param(a, src->key) == NULL) {
-        problem(problems, "parametersFrom key %s: parameter %s is not "
+        dtk_problem_add(problems, "parametersFrom key %s: parameter %s is not "
                 "declared by the assembly", src->key, src->key);
     } else {
         const dtk_asm_param *p = dtk_assembly_param(a, src->key);
@@ -97,7 +83,7 @@ int dtk_stage_parameters(dtk_json **out, dtk_buf *problems,
         for (size_t i = 0; i < instance_params->u.object.len; i++) {
             if (dtk_assembly_param(a, instance_params->u.object.keys[i]) ==
                 NULL) {
-                problem(problems, "spec.parameters.%s: parameter %s is not "
+                dtk_problem_add(problems, "spec.parameters.%s: parameter %s is not "
                         "declared by the assembly",
                         instance_params->u.object.keys[i],
                         instance_params->u.object.keys[i]);
@@ -114,12 +100,12 @@ int dtk_stage_parameters(dtk_json **out, dtk_buf *problems,
 
         if (v == NULL) {
             if (p->required) {
-                problem(problems, "parameter %s: required", p->name);
+                dtk_problem_add(problems, "parameter %s: required", p->name);
             }
             continue;
         }
         if (dtk_assembly_check_value(p, v) < 0) {
-            problem(problems, "%s", dtk_error_last()->message);
+            dtk_problem_add(problems, "%s", dtk_error_last()->message);
             dtk_error_clear();
         }
     }
