@@ -104,21 +104,21 @@ static int parse_int64(long long *out, const char *s)
 /* ---- Kubernetes name validation (pkg/util/validation) ------------------ */
 
 #define QNAME_FMT "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
-#define QNAME_MSG                                                              \
-    "must consist of alphanumeric characters, '-', '_' or '.', and must "     \
+#define QNAME_MSG                                                         \
+    "must consist of alphanumeric characters, '-', '_' or '.', and must " \
     "start and end with an alphanumeric character"
-#define QNAME_REGEX_ERR                                                        \
-    QNAME_MSG " (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used "    \
+#define QNAME_REGEX_ERR                                                    \
+    QNAME_MSG " (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used " \
               "for validation is '" QNAME_FMT "')"
-#define DNS1123_SUBDOMAIN_REGEX_ERR                                            \
+#define DNS1123_SUBDOMAIN_REGEX_ERR                                           \
     "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric " \
     "characters, '-' or '.', and must start and end with an alphanumeric "    \
     "character (e.g. 'example.com', regex used for validation is "            \
     "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
-#define LABEL_VALUE_REGEX_ERR                                                  \
-    "a valid label must be an empty string or consist of alphanumeric "       \
-    "characters, '-', '_' or '.', and must start and end with an "            \
-    "alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', "   \
+#define LABEL_VALUE_REGEX_ERR                                               \
+    "a valid label must be an empty string or consist of alphanumeric "     \
+    "characters, '-', '_' or '.', and must start and end with an "          \
+    "alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', " \
     "regex used for validation is '(" QNAME_FMT ")?')"
 
 static int is_alnum(char c)
@@ -283,8 +283,8 @@ static tok literal_token(const char *s, size_t len)
         const char *text;
         tok t;
     } table[] = {
-        {")", T_CLOSEPAR}, {",", T_COMMA}, {"!", T_NOT},  {"==", T_DEQ},
-        {"=", T_EQ},       {">", T_GT},    {"in", T_IN},  {"<", T_LT},
+        {")", T_CLOSEPAR}, {",", T_COMMA},     {"!", T_NOT},     {"==", T_DEQ},
+        {"=", T_EQ},       {">", T_GT},        {"in", T_IN},     {"<", T_LT},
         {"!=", T_NEQ},     {"notin", T_NOTIN}, {"(", T_OPENPAR},
     };
 
@@ -520,8 +520,7 @@ static int check_values(parser *p, const requirement *r)
         check_label_value(&errs, r->values[i]);
         if (errs.len > 0) {
             dtk_buf_reset(&one);
-            dtk_buf_printf(&one, "values[%zu][%s]: Invalid value: ", i,
-                           r->key);
+            dtk_buf_printf(&one, "values[%zu][%s]: Invalid value: ", i, r->key);
             go_quote(&one, r->values[i]);
             dtk_buf_printf(&one, ": %s", dtk_buf_cstr(&errs));
             agg_add(&agg, &count, dtk_buf_cstr(&one));
@@ -529,8 +528,7 @@ static int check_values(parser *p, const requirement *r)
     }
     if (count > 0) {
         dtk_buf_reset(&p->err);
-        dtk_buf_printf(&p->err, count > 1 ? "[%s]" : "%s",
-                       dtk_buf_cstr(&agg));
+        dtk_buf_printf(&p->err, count > 1 ? "[%s]" : "%s", dtk_buf_cstr(&agg));
     }
     dtk_buf_dispose(&agg);
     dtk_buf_dispose(&one);
@@ -669,8 +667,7 @@ static int parse_requirement(parser *p, requirement *r)
 
 static int req_cmp(const void *a, const void *b)
 {
-    return strcmp(((const requirement *)a)->key,
-                  ((const requirement *)b)->key);
+    return strcmp(((const requirement *)a)->key, ((const requirement *)b)->key);
 }
 
 void dtk_labelsel_free(dtk_labelsel *sel)
@@ -807,8 +804,8 @@ int dtk_labelsel_matches_object(const dtk_labelsel *sel, const dtk_json *obj)
 {
     static const char *const path[] = {"metadata", "labels", NULL};
 
-    return dtk_labelsel_matches(sel, obj != NULL ? dtk_json_path(obj, path)
-                                                 : NULL);
+    return dtk_labelsel_matches(sel,
+                                obj != NULL ? dtk_json_path(obj, path) : NULL);
 }
 
 int dtk_labelsel_empty(const dtk_labelsel *sel)
@@ -968,8 +965,8 @@ int dtk_fieldsel_parse(dtk_fieldsel **out,
         }
         if (opat == NULL) {
             dtk_error_set(DTK_ERRCLASS_INVALID,
-                          "invalid selector: '%s'; can't understand '%s'",
-                          text, part);
+                          "invalid selector: '%s'; can't understand '%s'", text,
+                          part);
             error = DTK_EINVALID;
             goto out;
         }
@@ -989,8 +986,8 @@ int dtk_fieldsel_parse(dtk_fieldsel **out,
             continue;
         }
         if (kind_fields != NULL) {
-            dtk_error_set(DTK_ERRCLASS_INVALID,
-                          "field label not supported: %s", field);
+            dtk_error_set(DTK_ERRCLASS_INVALID, "field label not supported: %s",
+                          field);
         } else {
             dtk_buf msg = DTK_BUF_INIT(0);
 

@@ -156,8 +156,12 @@ static int go_kind(const dtk_json *v)
 static const char *go_type_name(int kind)
 {
     static const char *const names[] = {
-        "%!s(<nil>)", "bool",           "int64",
-        "float64",    "string",         "[]interface {}",
+        "%!s(<nil>)",
+        "bool",
+        "int64",
+        "float64",
+        "string",
+        "[]interface {}",
         "map[string]interface {}",
     };
 
@@ -321,7 +325,9 @@ static const dtk_json *key_of(const dtk_json *item, const char *merge_key)
 }
 
 /* Go's index(): position of val in l, by merge-key value for maps. */
-static long index_of(vec l, const dtk_json *val, const char *merge_key,
+static long index_of(vec l,
+                     const dtk_json *val,
+                     const char *merge_key,
                      int kind)
 {
     for (size_t i = 0; i < l.n; i++) {
@@ -450,8 +456,7 @@ static void rotate(vec *s, size_t a, size_t m, size_t b)
     swap_range(s, m - i, m, i);
 }
 
-static void sym_merge(const order_ctx *c, vec *s, size_t a, size_t m,
-                      size_t b)
+static void sym_merge(const order_ctx *c, vec *s, size_t a, size_t m, size_t b)
 {
     size_t mid, n, start, r, end, p;
 
@@ -604,9 +609,13 @@ static int normalize_slice(vec *s, vec order, const char *merge_key, int kind)
 /* normalizeElementOrder: patch items in patch order, server-only items in
  * server order, then interleaved by mergeSortedSlice. *out receives the
  * (borrowed) items. */
-static int normalize_order(vec *out, vec *patch_items, vec *server_only,
-                           vec patch_order, vec server_order,
-                           const char *merge_key, int kind)
+static int normalize_order(vec *out,
+                           vec *patch_items,
+                           vec *server_only,
+                           vec patch_order,
+                           vec server_order,
+                           const char *merge_key,
+                           int kind)
 {
     size_t i = 0, j = 0, total;
     int error;
@@ -625,10 +634,10 @@ static int normalize_order(vec *out, vec *patch_items, vec *server_only,
         } else if (j >= patch_items->n) {
             vec_push(out, server_only->v[i++]);
         } else {
-            long li = index_of(server_order, server_only->v[i], merge_key,
-                               kind);
-            long ri = index_of(server_order, patch_items->v[j], merge_key,
-                               kind);
+            long li =
+                index_of(server_order, server_only->v[i], merge_key, kind);
+            long ri =
+                index_of(server_order, patch_items->v[j], merge_key, kind);
 
             if (li >= 0 && ri >= 0 && li < ri) {
                 vec_push(out, server_only->v[i++]);
@@ -642,8 +651,8 @@ static int normalize_order(vec *out, vec *patch_items, vec *server_only,
 
 /* Splits items by presence in by (partitionPrimitivesByPresentInList and
  * partitionMapsByPresentInList). */
-static int partition(vec *in_by, vec *rest, vec items, vec by,
-                     const char *merge_key)
+static int partition(
+    vec *in_by, vec *rest, vec items, vec by, const char *merge_key)
 {
     for (size_t i = 0; i < items.n; i++) {
         const dtk_json *item = items.v[i];
@@ -702,16 +711,20 @@ static int merge_map(dtk_json *orig, dtk_json *patch, const smp_field *schema);
 
 /* Items of *merged are owned; on success they end up in arr in their final
  * order, on failure they are freed. */
-static int finish_list(dtk_json *arr, vec *merged, vec partition_by,
-                       vec patch_order, vec server_order,
-                       const char *merge_key, int kind)
+static int finish_list(dtk_json *arr,
+                       vec *merged,
+                       vec partition_by,
+                       vec patch_order,
+                       vec server_order,
+                       const char *merge_key,
+                       int kind)
 {
     vec in_patch = {NULL, 0, 0}, server_only = {NULL, 0, 0};
     vec out = {NULL, 0, 0};
     int error;
 
-    error = partition(&in_patch, &server_only, *merged, partition_by,
-                      merge_key);
+    error =
+        partition(&in_patch, &server_only, *merged, partition_by, merge_key);
     if (error == 0) {
         error = normalize_order(&out, &in_patch, &server_only, patch_order,
                                 server_order, merge_key, kind);
@@ -731,7 +744,8 @@ static int finish_list(dtk_json *arr, vec *merged, vec partition_by,
 }
 
 /* mergeSlice for lists of scalars. */
-static int merge_scalars(dtk_json *orig, const dtk_json *patch,
+static int merge_scalars(dtk_json *orig,
+                         const dtk_json *patch,
                          int is_delete_list)
 {
     vec merged = {NULL, 0, 0};
@@ -894,8 +908,8 @@ static int merge_maps(dtk_json *orig, dtk_json *patch, const smp_field *f)
         }
     }
     take_items(&merged, orig);
-    error = finish_list(orig, &merged, plain, plain, view_of(server_order),
-                        mk, K_MAP);
+    error = finish_list(orig, &merged, plain, plain, view_of(server_order), mk,
+                        K_MAP);
 out:
     dtk_json_free(server_order);
     dtk_free(plain.v);
@@ -904,7 +918,9 @@ out:
 
 /* mergeSliceHandler + mergeSlice: orig and patch are arrays; orig is the
  * object's list and is changed in place. */
-static int merge_slice(dtk_json *orig, dtk_json *patch, const smp_field *f,
+static int merge_slice(dtk_json *orig,
+                       dtk_json *patch,
+                       const smp_field *f,
                        int is_delete_list)
 {
     int kind;
@@ -938,7 +954,8 @@ static int merge_slice(dtk_json *orig, dtk_json *patch, const smp_field *f,
 }
 
 /* "$patch" in a map (handleDirectiveInMergeMap). */
-static int map_directive(dtk_json *orig, dtk_json *patch,
+static int map_directive(dtk_json *orig,
+                         dtk_json *patch,
                          const dtk_json *directive)
 {
     dtk_json *v;
@@ -1008,8 +1025,10 @@ out:
 }
 
 /* mergeKeyValueEqual. */
-static int key_value_equal(int *out, const dtk_json *left,
-                           const dtk_json *right, const char *merge_key)
+static int key_value_equal(int *out,
+                           const dtk_json *left,
+                           const dtk_json *right,
+                           const char *merge_key)
 {
     if (merge_key == NULL) {
         *out = go_equal(left, right);
@@ -1025,14 +1044,15 @@ static int key_value_equal(int *out, const dtk_json *left,
         dtk_json_get(right, merge_key) == NULL) {
         return err_no_merge_key(merge_key);
     }
-    *out = go_equal(dtk_json_get(left, merge_key),
-                    dtk_json_get(right, merge_key));
+    *out =
+        go_equal(dtk_json_get(left, merge_key), dtk_json_get(right, merge_key));
     return 0;
 }
 
 /* validatePatchWithSetOrderList: the patch list must follow the order
  * list. */
-static int check_set_order(const dtk_json *list, const dtk_json *order,
+static int check_set_order(const dtk_json *list,
+                           const dtk_json *order,
                            const char *merge_key)
 {
     vec items = {NULL, 0, 0};
@@ -1094,7 +1114,8 @@ out:
  * capacity == length, kubectl's decoded ones powers of two), and writes
  * beyond the original length are not seen.
  * ol and pl are the object's and the patch's lists before merging. */
-static dtk_json *aliased_server_order(const dtk_json *ol, const dtk_json *pl,
+static dtk_json *aliased_server_order(const dtk_json *ol,
+                                      const dtk_json *pl,
                                       const char *mk)
 {
     size_t len = ol->u.array.len;
@@ -1177,8 +1198,10 @@ static dtk_json *aliased_server_order(const dtk_json *ol, const dtk_json *pl,
 /* One "$setElementOrder/<list>" directive (mergePatchIntoOriginal). The
  * directive has been taken out of the patch; the list is merged here and
  * removed from the patch. */
-static int set_element_order(dtk_json *orig, dtk_json *patch,
-                             const smp_field *schema, const char *directive,
+static int set_element_order(dtk_json *orig,
+                             dtk_json *patch,
+                             const smp_field *schema,
+                             const char *directive,
                              const dtk_json *order)
 {
     const char *slash = strchr(directive, '/');
@@ -1254,7 +1277,8 @@ out:
     return error;
 }
 
-static int set_element_orders(dtk_json *orig, dtk_json *patch,
+static int set_element_orders(dtk_json *orig,
+                              dtk_json *patch,
                               const smp_field *schema)
 {
     for (;;) {
@@ -1263,8 +1287,7 @@ static int set_element_orders(dtk_json *orig, dtk_json *patch,
         int error;
 
         for (size_t i = 0; i < patch->u.object.len; i++) {
-            if (strncmp(patch->u.object.keys[i], "$setElementOrder", 16) ==
-                0) {
+            if (strncmp(patch->u.object.keys[i], "$setElementOrder", 16) == 0) {
                 directive = dtk_strdup(patch->u.object.keys[i]);
                 break;
             }

@@ -168,9 +168,8 @@ static void compare(const patch_case *c, dtk_json **docp)
     dtk_json *patch = js(c->patch);
     char *patch_text = dtk_json_to_string(patch);
     char type_arg[32];
-    char *argv[] = {"kubectl", "patch",    "--local", "-f",       path,
-                    type_arg,  "-o",       "json",    "-p",       patch_text,
-                    NULL};
+    char *argv[] = {"kubectl", "patch", "--local", "-f",       path, type_arg,
+                    "-o",      "json",  "-p",      patch_text, NULL};
     dtk_json *theirs = NULL;
     int rc, error;
 
@@ -204,8 +203,7 @@ static void compare(const patch_case *c, dtk_json **docp)
                      dtk_buf_cstr(&err));
         }
         if (c->same_message) {
-            assert_string_equal(dtk_error_last()->message,
-                                kubectl_error(&err));
+            assert_string_equal(dtk_error_last()->message, kubectl_error(&err));
         }
     }
     *docp = doc;
@@ -247,23 +245,23 @@ static int teardown(void **state)
     return 0;
 }
 
-#define CM                                                                     \
-    "{'apiVersion':'v1','kind':'ConfigMap','metadata':{'name':'cm',"          \
-    "'annotations':{'a/b':'s','m~n':'t'},'finalizers':['f1','f0'],"           \
+#define CM                                                           \
+    "{'apiVersion':'v1','kind':'ConfigMap','metadata':{'name':'cm'," \
+    "'annotations':{'a/b':'s','m~n':'t'},'finalizers':['f1','f0'],"  \
     "'labels':{'a':'1','b':'2'}},'data':{'a':'1','b':'2'}}"
 
-#define SA                                                                     \
-    "{'apiVersion':'v1','kind':'ServiceAccount','metadata':{'name':'sa',"     \
-    "'finalizers':['f1','f0','f3'],'ownerReferences':[{'apiVersion':'v1',"    \
-    "'kind':'K','name':'o1','uid':'u1'},{'apiVersion':'v1','kind':'K',"       \
-    "'name':'o2','uid':'u2','controller':true},{'apiVersion':'v1','kind':"    \
-    "'K','name':'o4','uid':'u4'}]},'secrets':[{'name':'s1'},{'name':'s2',"    \
+#define SA                                                                 \
+    "{'apiVersion':'v1','kind':'ServiceAccount','metadata':{'name':'sa',"  \
+    "'finalizers':['f1','f0','f3'],'ownerReferences':[{'apiVersion':'v1'," \
+    "'kind':'K','name':'o1','uid':'u1'},{'apiVersion':'v1','kind':'K',"    \
+    "'name':'o2','uid':'u2','controller':true},{'apiVersion':'v1','kind':" \
+    "'K','name':'o4','uid':'u4'}]},'secrets':[{'name':'s1'},{'name':'s2'," \
     "'namespace':'x'},{'name':'s5'}],'imagePullSecrets':[{'name':'p1'}]}"
 
-#define NS                                                                     \
-    "{'apiVersion':'v1','kind':'Namespace','metadata':{'name':'ns'},'spec':"  \
-    "{'finalizers':['kubernetes','x']},'status':{'phase':'Active',"           \
-    "'conditions':[{'type':'A','status':'True'},{'type':'B','status':"        \
+#define NS                                                                   \
+    "{'apiVersion':'v1','kind':'Namespace','metadata':{'name':'ns'},'spec':" \
+    "{'finalizers':['kubernetes','x']},'status':{'phase':'Active',"          \
+    "'conditions':[{'type':'A','status':'True'},{'type':'B','status':"       \
     "'False'},{'type':'C','status':'True'}]}}"
 
 static const patch_case cases[] = {
@@ -276,8 +274,7 @@ static const patch_case cases[] = {
      "{'op':'move','from':'/metadata/annotations/m~0n','path':'/data/m'},"
      "{'op':'copy','from':'/data/zz','path':'/data/n'}]",
      1},
-    {"json", "", "", CM, "[{'op':'replace','path':'/data/zz','value':'x'}]",
-     1},
+    {"json", "", "", CM, "[{'op':'replace','path':'/data/zz','value':'x'}]", 1},
     {"json", "", "", CM, "[{'op':'test','path':'/data/a','value':'2'}]", 1},
     {"json", "", "", CM, "[{'op':'remove','path':'/data/zz'}]", 1},
     {"json", "", "", CM, "[{'op':'remove','path':'/spec/y'}]", 1},
@@ -336,8 +333,8 @@ static const patch_case cases[] = {
      "{'metadata':{'ownerReferences':[{'$patch':'merge'}]}}", 1},
     {"strategic", "", "ConfigMap", CM,
      "{'metadata':{'$deleteFromPrimitiveList':['f1']}}", 1},
-    {"strategic", "", "ConfigMap", CM,
-     "{'metadata':{'finalizers':[{'a':1}]}}", 0},
+    {"strategic", "", "ConfigMap", CM, "{'metadata':{'finalizers':[{'a':1}]}}",
+     0},
     {"strategic", "", "ConfigMap", CM,
      "{'metadata':{'$setElementOrder/finalizers':['zz'],'finalizers':"
      "['q']}}",
@@ -420,11 +417,30 @@ static void test_patch_kubectl__apply_bodies_agree_with_kubectl(void **state)
 static void test_patch_kubectl__label_selector_errors_agree(void **state)
 {
     static const char *const selectors[] = {
-        "a:",     "app=-x",      "x notin", "a=b=c",         "a,",
-        ",a",     "a b",         "a>x",     "a>-x",          "a/b/c",
-        "/a",     "a/",          "a in (x", "Example.com/a", "a in (z,-y,-x)",
-        "!a=b",   "a in (x y)",  "!!a",     "a in (x,",      "k==v,k2=v2",
-        "a==",    "in in (in)",  "a in ()", "a in (x, y),b in (c)",
+        "a:",
+        "app=-x",
+        "x notin",
+        "a=b=c",
+        "a,",
+        ",a",
+        "a b",
+        "a>x",
+        "a>-x",
+        "a/b/c",
+        "/a",
+        "a/",
+        "a in (x",
+        "Example.com/a",
+        "a in (z,-y,-x)",
+        "!a=b",
+        "a in (x y)",
+        "!!a",
+        "a in (x,",
+        "k==v,k2=v2",
+        "a==",
+        "in in (in)",
+        "a in ()",
+        "a in (x, y),b in (c)",
     };
     char path[128];
 
@@ -444,17 +460,17 @@ static void test_patch_kubectl__label_selector_errors_agree(void **state)
     for (size_t i = 0; i < sizeof(selectors) / sizeof(selectors[0]); i++) {
         dtk_buf out = DTK_BUF_INIT(0), err = DTK_BUF_INIT(0);
         dtk_buf prefix = DTK_BUF_INIT(0);
-        char *argv[] = {"kubectl", "set",  "selector", "--local",
-                        "-f",      path,   "-o",       "json",
-                        "--",      (char *)selectors[i], NULL};
+        char *argv[] = {
+            "kubectl", "set", "selector",           "--local", "-f", path, "-o",
+            "json",    "--",  (char *)selectors[i], NULL};
         dtk_labelsel *sel = NULL;
         int error = dtk_labelsel_parse(&sel, selectors[i]);
         const char *e;
 
         run(&out, &err, argv);
-        dtk_buf_printf(&prefix,
-                       "error: couldn't parse the selector string \"%s\": ",
-                       selectors[i]);
+        dtk_buf_printf(
+            &prefix,
+            "error: couldn't parse the selector string \"%s\": ", selectors[i]);
         e = dtk_buf_cstr(&err);
         if (strncmp(e, dtk_buf_cstr(&prefix), prefix.len) == 0) {
             char *nl = strchr(e + prefix.len, '\n');
@@ -463,8 +479,7 @@ static void test_patch_kubectl__label_selector_errors_agree(void **state)
                 *nl = '\0';
             }
             if (error == 0) {
-                fail_msg("%s: kubectl refused it, we parsed it",
-                         selectors[i]);
+                fail_msg("%s: kubectl refused it, we parsed it", selectors[i]);
             }
             assert_string_equal(dtk_error_last()->message, e + prefix.len);
         } else if (error != 0) {
