@@ -271,7 +271,7 @@ static void vec_push(vec *a, dtk_json *item)
 {
     if (a->n == a->cap) {
         a->cap = a->cap ? a->cap * 2 : 8;
-        a->v = dtk_realloc(a->v, a->cap * sizeof(*a->v));
+        a->v = dtk_realloc(a->v, a->cap * sizeof(dtk_json *));
     }
     a->v[a->n++] = item;
 }
@@ -1125,7 +1125,7 @@ static dtk_json *aliased_server_order(const dtk_json *ol,
     int aliased = 1;
     int replace = 0;
 
-    backing = dtk_calloc(len > 0 ? len : 1, sizeof(*backing));
+    backing = dtk_calloc(len > 0 ? len : 1, sizeof(dtk_json *));
     for (size_t i = 0; i < len; i++) {
         backing[i] = ol->u.array.items[i];
         vec_push(&logical, ol->u.array.items[i]);
@@ -1156,7 +1156,7 @@ static dtk_json *aliased_server_order(const dtk_json *ol,
                 break;
             }
             memmove(logical.v + i, logical.v + i + 1,
-                    (logical.n - i - 1) * sizeof(*logical.v));
+                    (logical.n - i - 1) * sizeof(dtk_json *));
             logical.n--;
             /* The old last slot keeps its item, as in Go. */
             for (size_t k = i; k < logical.n; k++) {

@@ -100,9 +100,8 @@ static dtk_json *merge_diff(const dtk_json *original, const dtk_json *modified)
         const dtk_json *b = modified->u.object.values[i];
         const dtk_json *a = dtk_json_get(original, key);
 
-        if (a == NULL) {
-            dtk_json_set(out, key, dtk_json_copy(b));
-        } else if (a->type == DTK_JSON_OBJECT && b->type == DTK_JSON_OBJECT) {
+        if (a != NULL && a->type == DTK_JSON_OBJECT &&
+            b->type == DTK_JSON_OBJECT) {
             dtk_json *sub = merge_diff(a, b);
 
             if (dtk_json_len(sub) > 0) {
@@ -110,7 +109,7 @@ static dtk_json *merge_diff(const dtk_json *original, const dtk_json *modified)
             } else {
                 dtk_json_free(sub);
             }
-        } else if (!dtk_json_equal(a, b)) {
+        } else if (a == NULL || !dtk_json_equal(a, b)) {
             dtk_json_set(out, key, dtk_json_copy(b));
         }
     }
