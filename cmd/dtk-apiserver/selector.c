@@ -438,17 +438,30 @@ static int str_cmp(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* Adds v to the sorted set r->values (sets.String semantics). */
+/* Adds v to r->values; values_done() makes them a sorted set afterwards
+ * (sets.String semantics), once, so long value lists stay cheap. */
 static void add_value(requirement *r, const char *v)
 {
-    for (size_t i = 0; i < r->nvalues; i++) {
-        if (strcmp(r->values[i], v) == 0) {
-            return;
-        }
-    }
     r->values = dtk_realloc(r->values, (r->nvalues + 1) * sizeof(char *));
     r->values[r->nvalues++] = dtk_strdup(v);
+}
+
+static void values_done(requirement *r)
+{
+    size_t n = 0;
+
+    if (r->nvalues < 2) {
+        return;
+    }
     qsort(r->values, r->nvalues, sizeof(char *), str_cmp);
+    for (size_t i = 0; i < r->nvalues; i++) {
+        if (n > 0 && strcmp(r->values[n - 1], r->values[i]) == 0) {
+            dtk_free(r->values[i]);
+        } else {
+            r->values[n++] = r->values[i];
+        }
+    }
+    r->nvalues = n;
 }
 
 /* Sets the parser's error to "found '<lit><rest>", the form of all the
@@ -479,11 +492,16 @@ static int check_key(parser *p, const char *key)
     return 0;
 }
 
-/* Appends one field error to the aggregate, skipping duplicates. */
+/* Appends one field error to the aggregate, skipping duplicates. Values
+ * are a set, so only messages of the same value can repeat. Text beyond
+ * the error message bound would be cut anyway, so it is not built. */
 static void agg_add(dtk_buf *agg, size_t *count, const char *msg)
 {
-    /* Duplicates can only repeat a whole earlier entry. */
     if (*count > 0 && strstr(dtk_buf_cstr(agg), msg) != NULL) {
+        return;
+    }
+    if (agg->len > DTK_ERROR_MESSAGE_MAX) {
+        (*count)++; /* not shown, but it makes the list bracketed */
         return;
     }
     if (*count > 0) {
@@ -662,6 +680,7 @@ static int parse_requirement(parser *p, requirement *r)
             add_value(r, v.lit);
         }
     }
+    values_done(r);
     return check_values(p, r);
 }
 

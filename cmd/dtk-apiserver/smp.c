@@ -127,6 +127,16 @@ static int fail(const char *message)
     return DTK_EINVALID;
 }
 
+/* The Go code's list merging is quadratic (and worse while sorting); lists
+ * beyond any real object's are refused rather than left to burn CPU. */
+static int too_long(void)
+{
+    dtk_error_set(DTK_ERRCLASS_INVALID,
+                  "strategic merge patch of a list with more than %d items",
+                  DTK_SMP_MAX_LIST_ITEMS);
+    return DTK_ETOOBIG;
+}
+
 /* Go's reflect kinds of decoded JSON values (integers decode as int64 in
  * the server, other numbers as float64). */
 enum { K_NIL = 0, K_BOOL, K_INT, K_FLOAT, K_STRING, K_SLICE, K_MAP };
@@ -391,34 +401,32 @@ static int elem_kind(int *out, vec a, vec b)
 
 /* ---- ordering (normalizeElementOrder and friends) ---------------------- */
 
+/* The sort state: each item's position in the order list, kept alongside
+ * the items (index() depends on the item alone, so it is computed once per
+ * item instead of once per comparison). */
 typedef struct order_ctx {
-    vec order;
-    const char *merge_key;
-    int kind;
+    long *pos;
 } order_ctx;
 
 /* The comparison sort.SliceStable gets in normalizeSliceOrder: by position
  * in the order list when both are there, else "less" (sic). */
-static int order_less(const order_ctx *c, vec *s, size_t i, size_t j)
+static int order_less(const order_ctx *c, size_t i, size_t j)
 {
-    long ii = index_of(c->order, s->v[i], c->merge_key, c->kind);
-    long ij;
-
-    if (ii >= 0) {
-        ij = index_of(c->order, s->v[j], c->merge_key, c->kind);
-        if (ij >= 0) {
-            return ii < ij;
-        }
+    if (c->pos[i] >= 0 && c->pos[j] >= 0) {
+        return c->pos[i] < c->pos[j];
     }
     return 1;
 }
 
-static void swap_items(vec *s, size_t i, size_t j)
+static void swap_items(const order_ctx *c, vec *s, size_t i, size_t j)
 {
     dtk_json *t = s->v[i];
+    long p = c->pos[i];
 
     s->v[i] = s->v[j];
     s->v[j] = t;
+    c->pos[i] = c->pos[j];
+    c->pos[j] = p;
 }
 
 /* Go's sort.Stable (insertion-sorted blocks of 20, then SymMerge), kept
@@ -426,34 +434,34 @@ static void swap_items(vec *s, size_t i, size_t j)
 static void insertion_sort(const order_ctx *c, vec *s, size_t a, size_t b)
 {
     for (size_t i = a + 1; i < b; i++) {
-        for (size_t j = i; j > a && order_less(c, s, j, j - 1); j--) {
-            swap_items(s, j, j - 1);
+        for (size_t j = i; j > a && order_less(c, j, j - 1); j--) {
+            swap_items(c, s, j, j - 1);
         }
     }
 }
 
-static void swap_range(vec *s, size_t a, size_t b, size_t n)
+static void swap_range(const order_ctx *c, vec *s, size_t a, size_t b, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        swap_items(s, a + i, b + i);
+        swap_items(c, s, a + i, b + i);
     }
 }
 
-static void rotate(vec *s, size_t a, size_t m, size_t b)
+static void rotate(const order_ctx *c, vec *s, size_t a, size_t m, size_t b)
 {
     size_t i = m - a;
     size_t j = b - m;
 
     while (i != j) {
         if (i > j) {
-            swap_range(s, m - i, m, j);
+            swap_range(c, s, m - i, m, j);
             i -= j;
         } else {
-            swap_range(s, m - i, m + j - i, i);
+            swap_range(c, s, m - i, m + j - i, i);
             j -= i;
         }
     }
-    swap_range(s, m - i, m, i);
+    swap_range(c, s, m - i, m, i);
 }
 
 static void sym_merge(const order_ctx *c, vec *s, size_t a, size_t m, size_t b)
@@ -466,14 +474,14 @@ static void sym_merge(const order_ctx *c, vec *s, size_t a, size_t m, size_t b)
         while (i < j) {
             size_t h = (i + j) >> 1;
 
-            if (order_less(c, s, h, a)) {
+            if (order_less(c, h, a)) {
                 i = h + 1;
             } else {
                 j = h;
             }
         }
         for (size_t k = a; k + 1 < i; k++) {
-            swap_items(s, k, k + 1);
+            swap_items(c, s, k, k + 1);
         }
         return;
     }
@@ -483,14 +491,14 @@ static void sym_merge(const order_ctx *c, vec *s, size_t a, size_t m, size_t b)
         while (i < j) {
             size_t h = (i + j) >> 1;
 
-            if (!order_less(c, s, m, h)) {
+            if (!order_less(c, m, h)) {
                 i = h + 1;
             } else {
                 j = h;
             }
         }
         for (size_t k = m; k > i; k--) {
-            swap_items(s, k, k - 1);
+            swap_items(c, s, k, k - 1);
         }
         return;
     }
@@ -507,7 +515,7 @@ static void sym_merge(const order_ctx *c, vec *s, size_t a, size_t m, size_t b)
     while (start < r) {
         size_t cc = (start + r) >> 1;
 
-        if (!order_less(c, s, p - cc, cc)) {
+        if (!order_less(c, p - cc, cc)) {
             start = cc + 1;
         } else {
             r = cc;
@@ -515,7 +523,7 @@ static void sym_merge(const order_ctx *c, vec *s, size_t a, size_t m, size_t b)
     }
     end = n - start;
     if (start < m && m < end) {
-        rotate(s, start, m, end);
+        rotate(c, s, start, m, end);
     }
     if (a < start && start < mid) {
         sym_merge(c, s, a, start, mid);
@@ -577,7 +585,7 @@ static int check_merge_keys(vec l, const char *merge_key)
 /* normalizeSliceOrder: sorts s (in place) by order. */
 static int normalize_slice(vec *s, vec order, const char *merge_key, int kind)
 {
-    order_ctx c = {order, merge_key, kind};
+    order_ctx c = {NULL};
     vec keep = {NULL, 0, 0}, del = {NULL, 0, 0};
     int error = 0;
 
@@ -597,7 +605,12 @@ static int normalize_slice(vec *s, vec order, const char *merge_key, int kind)
             vec_push(s, keep.v[i]);
         }
     }
+    c.pos = dtk_calloc(s->n > 0 ? s->n : 1, sizeof(long));
+    for (size_t i = 0; i < s->n; i++) {
+        c.pos[i] = index_of(order, s->v[i], merge_key, kind);
+    }
     go_stable_sort(&c, s);
+    dtk_free(c.pos);
     for (size_t i = 0; i < del.n; i++) {
         vec_push(s, del.v[i]);
     }
@@ -937,6 +950,9 @@ static int merge_slice(dtk_json *orig,
     if (orig->u.array.len == 0 && patch->u.array.len == 0) {
         return 0;
     }
+    if (orig->u.array.len + patch->u.array.len > DTK_SMP_MAX_LIST_ITEMS) {
+        return too_long();
+    }
     error = elem_kind(&kind, view_of(orig), view_of(patch));
     if (error < 0) {
         return error;
@@ -1228,6 +1244,10 @@ static int set_element_order(dtk_json *orig,
     }
     if (pl != NULL && pl->type != DTK_JSON_ARRAY) {
         return err_bad_arg(K_SLICE, pl);
+    }
+    if (dtk_json_len(ol) + dtk_json_len(pl) + dtk_json_len(order) >
+        DTK_SMP_MAX_LIST_ITEMS) {
+        return too_long();
     }
     f = lookup(schema, name);
     mk = f.merge_key;

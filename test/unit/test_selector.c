@@ -270,6 +270,48 @@ static void test_selector__label_validation_errors(void **state)
                                 "Invalid value: \"-x\": " VALUE_REGEX);
 }
 
+static void test_selector__long_value_lists(void **state)
+{
+    dtk_buf sel = DTK_BUF_INIT(0);
+    dtk_labelsel *s = NULL;
+    dtk_json *l = js("{'k':'v09999'}");
+    const char *msg;
+
+    (void)state;
+    /* 20000 values (each twice) parse as a set and match. */
+    dtk_buf_puts(&sel, "k in (");
+    for (int i = 0; i < 20000; i++) {
+        dtk_buf_printf(&sel, "%sv%05d", i ? "," : "", i % 10000);
+    }
+    dtk_buf_puts(&sel, ")");
+    assert_int_equal(dtk_labelsel_parse(&s, dtk_buf_cstr(&sel)), 0);
+    assert_true(dtk_labelsel_matches(s, l));
+    dtk_labelsel_free(s);
+    /* 5000 invalid values: Kubernetes lists them all; the message keeps
+     * the first ones (it is bounded) and the list form. */
+    dtk_buf_reset(&sel);
+    dtk_buf_puts(&sel, "k in (");
+    for (int i = 0; i < 5000; i++) {
+        dtk_buf_printf(&sel, "%s-%05d", i ? "," : "", i);
+    }
+    dtk_buf_puts(&sel, ")");
+    assert_int_equal(dtk_labelsel_parse(&s, dtk_buf_cstr(&sel)), DTK_EINVALID);
+    assert_null(s);
+    msg = dtk_error_last()->message;
+    assert_int_equal(strncmp(msg,
+                             "unable to parse requirement: [values[0][k]: "
+                             "Invalid value: \"-00000\": " VALUE_REGEX
+                             ", values[1][k]: Invalid value: \"-00001\"",
+                             strlen("unable to parse requirement: "
+                                    "[values[0][k]: Invalid value: "
+                                    "\"-00000\": " VALUE_REGEX
+                                    ", values[1][k]: Invalid value: "
+                                    "\"-00001\"")),
+                     0);
+    dtk_buf_dispose(&sel);
+    dtk_json_free(l);
+}
+
 /* ---- field selectors ---------------------------------------------------- */
 
 static const char *const secret_fields[] = {"type", NULL};
@@ -409,6 +451,7 @@ int main(void)
         cmocka_unit_test(test_selector__label_match_reads_object_metadata),
         cmocka_unit_test(test_selector__label_grammar_errors),
         cmocka_unit_test(test_selector__label_validation_errors),
+        cmocka_unit_test(test_selector__long_value_lists),
         cmocka_unit_test(test_selector__field_operators),
         cmocka_unit_test(test_selector__field_empty_and_exact),
         cmocka_unit_test(test_selector__field_errors),

@@ -519,6 +519,56 @@ static void test_smp__null_patch_changes_nothing(void **state)
     dtk_json_free(o);
 }
 
+static void test_smp__long_lists_are_bounded(void **state)
+{
+    dtk_json *o = js("{'metadata':{'finalizers':[]}}");
+    dtk_json *p = js("{'metadata':{'finalizers':[],"
+                     "'$setElementOrder/finalizers':[]}}");
+    dtk_json *of = dtk_json_get(dtk_json_get(o, "metadata"), "finalizers");
+    dtk_json *pf = dtk_json_get(dtk_json_get(p, "metadata"), "finalizers");
+    dtk_json *order = dtk_json_get(dtk_json_get(p, "metadata"),
+                                   "$setElementOrder/finalizers");
+    char name[32];
+    static const char *const fin[] = {"metadata", "finalizers", NULL};
+
+    (void)state;
+    /* The largest allowed: 1500 kept, 548 added, all 2048 reordered (the
+     * patch list follows the order list). */
+    for (int i = 0; i < 2048; i++) {
+        snprintf(name, sizeof(name), "example.com/f%04d", i);
+        if (i < 1500) {
+            dtk_json_append(of, dtk_json_new_string(name));
+        }
+        snprintf(name, sizeof(name), "example.com/f%04d", 2047 - i);
+        dtk_json_append(order, dtk_json_new_string(name));
+        if (2047 - i >= 1500) {
+            dtk_json_append(pf, dtk_json_new_string(name));
+        }
+    }
+    apply_ok(&o, p, "", "ConfigMap");
+    assert_int_equal(dtk_json_len(dtk_json_path(o, fin)), 2048);
+    assert_string_equal(dtk_json_string(dtk_json_at(dtk_json_path(o, fin), 0)),
+                        "example.com/f2047");
+    assert_string_equal(
+        dtk_json_string(dtk_json_at(dtk_json_path(o, fin), 2047)),
+        "example.com/f0000");
+    /* One more item is refused. */
+    dtk_json_free(p);
+    p = js("{'metadata':{'finalizers':['x']}}");
+    for (int i = 0; i < 2048; i++) {
+        snprintf(name, sizeof(name), "example.com/g%04d", i);
+        dtk_json_append(dtk_json_get(dtk_json_get(p, "metadata"), "finalizers"),
+                        dtk_json_new_string(name));
+    }
+    assert_int_equal(dtk_smp_apply(&o, p, "", "ConfigMap"), DTK_ETOOBIG);
+    assert_string_equal(dtk_error_last()->message,
+                        "strategic merge patch of a list with more than 4096 "
+                        "items");
+    assert_int_equal(dtk_json_len(dtk_json_path(o, fin)), 2048);
+    dtk_json_free(p);
+    dtk_json_free(o);
+}
+
 /* ---- errors ------------------------------------------------------------ */
 
 static void test_smp__malformed_patches_are_refused(void **state)
@@ -617,6 +667,7 @@ int main(void)
         cmocka_unit_test(test_smp__owner_references_merge_by_uid),
         cmocka_unit_test(test_smp__set_element_order_follows_go_slice_sharing),
         cmocka_unit_test(test_smp__long_lists_keep_go_stable_sort_order),
+        cmocka_unit_test(test_smp__long_lists_are_bounded),
         cmocka_unit_test(test_smp__lists_without_strategy_replace),
         cmocka_unit_test(test_smp__maps_merge_and_null_deletes),
         cmocka_unit_test(test_smp__patch_directives_in_maps),
