@@ -101,6 +101,17 @@ static int parse_int64(long long *out, const char *s)
     return 0;
 }
 
+/* Returns arr with room for one more element past len (the capacity
+ * doubles, so building a long list stays linear). */
+static void *grow(void *arr, size_t *cap, size_t len, size_t elem)
+{
+    if (len < *cap) {
+        return arr;
+    }
+    *cap = *cap ? *cap * 2 : 8;
+    return dtk_realloc(arr, *cap * elem);
+}
+
 /* ---- Kubernetes name validation (pkg/util/validation) ------------------ */
 
 #define QNAME_FMT "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
@@ -388,12 +399,12 @@ typedef struct requirement {
     char *key;
     op op;
     char **values; /* sorted, unique */
-    size_t nvalues;
+    size_t nvalues, cap;
 } requirement;
 
 struct dtk_labelsel {
     requirement *reqs;
-    size_t n;
+    size_t n, cap;
 };
 
 typedef struct parser {
@@ -442,7 +453,7 @@ static int str_cmp(const void *a, const void *b)
  * (sets.String semantics), once, so long value lists stay cheap. */
 static void add_value(requirement *r, const char *v)
 {
-    r->values = dtk_realloc(r->values, (r->nvalues + 1) * sizeof(char *));
+    r->values = grow(r->values, &r->cap, r->nvalues, sizeof(char *));
     r->values[r->nvalues++] = dtk_strdup(v);
 }
 
@@ -732,7 +743,7 @@ int dtk_labelsel_parse(dtk_labelsel **out, const char *text)
             error = DTK_EINVALID;
             goto out;
         }
-        sel->reqs = dtk_realloc(sel->reqs, (sel->n + 1) * sizeof(r));
+        sel->reqs = grow(sel->reqs, &sel->cap, sel->n, sizeof(r));
         sel->reqs[sel->n++] = r;
         t = next(&p, 1);
         if (t.t == T_EOS) {
@@ -842,7 +853,7 @@ typedef struct field_term {
 
 struct dtk_fieldsel {
     field_term *terms;
-    size_t n;
+    size_t n, cap;
 };
 
 void dtk_fieldsel_free(dtk_fieldsel *sel)
@@ -931,7 +942,7 @@ int dtk_fieldsel_parse(dtk_fieldsel **out,
 {
     dtk_fieldsel *sel = dtk_calloc(1, sizeof(*sel));
     char **parts = NULL;
-    size_t nparts = 0;
+    size_t nparts = 0, parts_cap = 0;
     int error = 0;
 
     *out = NULL;
@@ -947,7 +958,7 @@ int dtk_fieldsel_parse(dtk_fieldsel **out,
             char c = text[i];
 
             if (c == '\0' || (!in_slash && c == ',')) {
-                parts = dtk_realloc(parts, (nparts + 1) * sizeof(char *));
+                parts = grow(parts, &parts_cap, nparts, sizeof(char *));
                 parts[nparts++] = dtk_strndup(text + start, i - start);
                 start = i + 1;
                 if (c == '\0') {
@@ -994,7 +1005,7 @@ int dtk_fieldsel_parse(dtk_fieldsel **out,
             goto out;
         }
         term.field = dtk_strndup(part, (size_t)(opat - part));
-        sel->terms = dtk_realloc(sel->terms, (sel->n + 1) * sizeof(term));
+        sel->terms = grow(sel->terms, &sel->cap, sel->n, sizeof(term));
         sel->terms[sel->n++] = term;
     }
     /* Transform: field names are checked once every term has parsed. */
