@@ -101,24 +101,35 @@ static int parse_int64(long long *out, const char *s)
     return 0;
 }
 
+/* Returns arr with room for one more element past len (the capacity
+ * doubles, so building a long list stays linear). */
+static void *grow(void *arr, size_t *cap, size_t len, size_t elem)
+{
+    if (len < *cap) {
+        return arr;
+    }
+    *cap = *cap ? *cap * 2 : 8;
+    return dtk_realloc(arr, *cap * elem);
+}
+
 /* ---- Kubernetes name validation (pkg/util/validation) ------------------ */
 
 #define QNAME_FMT "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
-#define QNAME_MSG                                                              \
-    "must consist of alphanumeric characters, '-', '_' or '.', and must "     \
+#define QNAME_MSG                                                         \
+    "must consist of alphanumeric characters, '-', '_' or '.', and must " \
     "start and end with an alphanumeric character"
-#define QNAME_REGEX_ERR                                                        \
-    QNAME_MSG " (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used "    \
+#define QNAME_REGEX_ERR                                                    \
+    QNAME_MSG " (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used " \
               "for validation is '" QNAME_FMT "')"
-#define DNS1123_SUBDOMAIN_REGEX_ERR                                            \
+#define DNS1123_SUBDOMAIN_REGEX_ERR                                           \
     "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric " \
     "characters, '-' or '.', and must start and end with an alphanumeric "    \
     "character (e.g. 'example.com', regex used for validation is "            \
     "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
-#define LABEL_VALUE_REGEX_ERR                                                  \
-    "a valid label must be an empty string or consist of alphanumeric "       \
-    "characters, '-', '_' or '.', and must start and end with an "            \
-    "alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', "   \
+#define LABEL_VALUE_REGEX_ERR                                               \
+    "a valid label must be an empty string or consist of alphanumeric "     \
+    "characters, '-', '_' or '.', and must start and end with an "          \
+    "alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', " \
     "regex used for validation is '(" QNAME_FMT ")?')"
 
 static int is_alnum(char c)
@@ -283,8 +294,8 @@ static tok literal_token(const char *s, size_t len)
         const char *text;
         tok t;
     } table[] = {
-        {")", T_CLOSEPAR}, {",", T_COMMA}, {"!", T_NOT},  {"==", T_DEQ},
-        {"=", T_EQ},       {">", T_GT},    {"in", T_IN},  {"<", T_LT},
+        {")", T_CLOSEPAR}, {",", T_COMMA},     {"!", T_NOT},     {"==", T_DEQ},
+        {"=", T_EQ},       {">", T_GT},        {"in", T_IN},     {"<", T_LT},
         {"!=", T_NEQ},     {"notin", T_NOTIN}, {"(", T_OPENPAR},
     };
 
@@ -388,12 +399,12 @@ typedef struct requirement {
     char *key;
     op op;
     char **values; /* sorted, unique */
-    size_t nvalues;
+    size_t nvalues, cap;
 } requirement;
 
 struct dtk_labelsel {
     requirement *reqs;
-    size_t n;
+    size_t n, cap;
 };
 
 typedef struct parser {
@@ -438,17 +449,30 @@ static int str_cmp(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* Adds v to the sorted set r->values (sets.String semantics). */
+/* Adds v to r->values; values_done() makes them a sorted set afterwards
+ * (sets.String semantics), once, so long value lists stay cheap. */
 static void add_value(requirement *r, const char *v)
 {
+    r->values = grow(r->values, &r->cap, r->nvalues, sizeof(char *));
+    r->values[r->nvalues++] = dtk_strdup(v);
+}
+
+static void values_done(requirement *r)
+{
+    size_t n = 0;
+
+    if (r->nvalues < 2) {
+        return;
+    }
+    qsort(r->values, r->nvalues, sizeof(char *), str_cmp);
     for (size_t i = 0; i < r->nvalues; i++) {
-        if (strcmp(r->values[i], v) == 0) {
-            return;
+        if (n > 0 && strcmp(r->values[n - 1], r->values[i]) == 0) {
+            dtk_free(r->values[i]);
+        } else {
+            r->values[n++] = r->values[i];
         }
     }
-    r->values = dtk_realloc(r->values, (r->nvalues + 1) * sizeof(char *));
-    r->values[r->nvalues++] = dtk_strdup(v);
-    qsort(r->values, r->nvalues, sizeof(char *), str_cmp);
+    r->nvalues = n;
 }
 
 /* Sets the parser's error to "found '<lit><rest>", the form of all the
@@ -479,11 +503,16 @@ static int check_key(parser *p, const char *key)
     return 0;
 }
 
-/* Appends one field error to the aggregate, skipping duplicates. */
+/* Appends one field error to the aggregate, skipping duplicates. Values
+ * are a set, so only messages of the same value can repeat. Text beyond
+ * the error message bound would be cut anyway, so it is not built. */
 static void agg_add(dtk_buf *agg, size_t *count, const char *msg)
 {
-    /* Duplicates can only repeat a whole earlier entry. */
     if (*count > 0 && strstr(dtk_buf_cstr(agg), msg) != NULL) {
+        return;
+    }
+    if (agg->len > DTK_ERROR_MESSAGE_MAX) {
+        (*count)++; /* not shown, but it makes the list bracketed */
         return;
     }
     if (*count > 0) {
@@ -520,8 +549,7 @@ static int check_values(parser *p, const requirement *r)
         check_label_value(&errs, r->values[i]);
         if (errs.len > 0) {
             dtk_buf_reset(&one);
-            dtk_buf_printf(&one, "values[%zu][%s]: Invalid value: ", i,
-                           r->key);
+            dtk_buf_printf(&one, "values[%zu][%s]: Invalid value: ", i, r->key);
             go_quote(&one, r->values[i]);
             dtk_buf_printf(&one, ": %s", dtk_buf_cstr(&errs));
             agg_add(&agg, &count, dtk_buf_cstr(&one));
@@ -529,8 +557,7 @@ static int check_values(parser *p, const requirement *r)
     }
     if (count > 0) {
         dtk_buf_reset(&p->err);
-        dtk_buf_printf(&p->err, count > 1 ? "[%s]" : "%s",
-                       dtk_buf_cstr(&agg));
+        dtk_buf_printf(&p->err, count > 1 ? "[%s]" : "%s", dtk_buf_cstr(&agg));
     }
     dtk_buf_dispose(&agg);
     dtk_buf_dispose(&one);
@@ -664,13 +691,13 @@ static int parse_requirement(parser *p, requirement *r)
             add_value(r, v.lit);
         }
     }
+    values_done(r);
     return check_values(p, r);
 }
 
 static int req_cmp(const void *a, const void *b)
 {
-    return strcmp(((const requirement *)a)->key,
-                  ((const requirement *)b)->key);
+    return strcmp(((const requirement *)a)->key, ((const requirement *)b)->key);
 }
 
 void dtk_labelsel_free(dtk_labelsel *sel)
@@ -716,7 +743,7 @@ int dtk_labelsel_parse(dtk_labelsel **out, const char *text)
             error = DTK_EINVALID;
             goto out;
         }
-        sel->reqs = dtk_realloc(sel->reqs, (sel->n + 1) * sizeof(r));
+        sel->reqs = grow(sel->reqs, &sel->cap, sel->n, sizeof(r));
         sel->reqs[sel->n++] = r;
         t = next(&p, 1);
         if (t.t == T_EOS) {
@@ -807,8 +834,8 @@ int dtk_labelsel_matches_object(const dtk_labelsel *sel, const dtk_json *obj)
 {
     static const char *const path[] = {"metadata", "labels", NULL};
 
-    return dtk_labelsel_matches(sel, obj != NULL ? dtk_json_path(obj, path)
-                                                 : NULL);
+    return dtk_labelsel_matches(sel,
+                                obj != NULL ? dtk_json_path(obj, path) : NULL);
 }
 
 int dtk_labelsel_empty(const dtk_labelsel *sel)
@@ -826,7 +853,7 @@ typedef struct field_term {
 
 struct dtk_fieldsel {
     field_term *terms;
-    size_t n;
+    size_t n, cap;
 };
 
 void dtk_fieldsel_free(dtk_fieldsel *sel)
@@ -915,7 +942,7 @@ int dtk_fieldsel_parse(dtk_fieldsel **out,
 {
     dtk_fieldsel *sel = dtk_calloc(1, sizeof(*sel));
     char **parts = NULL;
-    size_t nparts = 0;
+    size_t nparts = 0, parts_cap = 0;
     int error = 0;
 
     *out = NULL;
@@ -931,7 +958,7 @@ int dtk_fieldsel_parse(dtk_fieldsel **out,
             char c = text[i];
 
             if (c == '\0' || (!in_slash && c == ',')) {
-                parts = dtk_realloc(parts, (nparts + 1) * sizeof(char *));
+                parts = grow(parts, &parts_cap, nparts, sizeof(char *));
                 parts[nparts++] = dtk_strndup(text + start, i - start);
                 start = i + 1;
                 if (c == '\0') {
@@ -968,8 +995,8 @@ int dtk_fieldsel_parse(dtk_fieldsel **out,
         }
         if (opat == NULL) {
             dtk_error_set(DTK_ERRCLASS_INVALID,
-                          "invalid selector: '%s'; can't understand '%s'",
-                          text, part);
+                          "invalid selector: '%s'; can't understand '%s'", text,
+                          part);
             error = DTK_EINVALID;
             goto out;
         }
@@ -978,7 +1005,7 @@ int dtk_fieldsel_parse(dtk_fieldsel **out,
             goto out;
         }
         term.field = dtk_strndup(part, (size_t)(opat - part));
-        sel->terms = dtk_realloc(sel->terms, (sel->n + 1) * sizeof(term));
+        sel->terms = grow(sel->terms, &sel->cap, sel->n, sizeof(term));
         sel->terms[sel->n++] = term;
     }
     /* Transform: field names are checked once every term has parsed. */
@@ -989,8 +1016,8 @@ int dtk_fieldsel_parse(dtk_fieldsel **out,
             continue;
         }
         if (kind_fields != NULL) {
-            dtk_error_set(DTK_ERRCLASS_INVALID,
-                          "field label not supported: %s", field);
+            dtk_error_set(DTK_ERRCLASS_INVALID, "field label not supported: %s",
+                          field);
         } else {
             dtk_buf msg = DTK_BUF_INIT(0);
 

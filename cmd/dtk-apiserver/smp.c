@@ -127,6 +127,16 @@ static int fail(const char *message)
     return DTK_EINVALID;
 }
 
+/* The Go code's list merging is quadratic (and worse while sorting); lists
+ * beyond any real object's are refused rather than left to burn CPU. */
+static int too_long(void)
+{
+    dtk_error_set(DTK_ERRCLASS_INVALID,
+                  "strategic merge patch of a list with more than %d items",
+                  DTK_SMP_MAX_LIST_ITEMS);
+    return DTK_ETOOBIG;
+}
+
 /* Go's reflect kinds of decoded JSON values (integers decode as int64 in
  * the server, other numbers as float64). */
 enum { K_NIL = 0, K_BOOL, K_INT, K_FLOAT, K_STRING, K_SLICE, K_MAP };
@@ -156,8 +166,12 @@ static int go_kind(const dtk_json *v)
 static const char *go_type_name(int kind)
 {
     static const char *const names[] = {
-        "%!s(<nil>)", "bool",           "int64",
-        "float64",    "string",         "[]interface {}",
+        "%!s(<nil>)",
+        "bool",
+        "int64",
+        "float64",
+        "string",
+        "[]interface {}",
         "map[string]interface {}",
     };
 
@@ -267,7 +281,7 @@ static void vec_push(vec *a, dtk_json *item)
 {
     if (a->n == a->cap) {
         a->cap = a->cap ? a->cap * 2 : 8;
-        a->v = dtk_realloc(a->v, a->cap * sizeof(*a->v));
+        a->v = dtk_realloc(a->v, a->cap * sizeof(dtk_json *));
     }
     a->v[a->n++] = item;
 }
@@ -321,7 +335,9 @@ static const dtk_json *key_of(const dtk_json *item, const char *merge_key)
 }
 
 /* Go's index(): position of val in l, by merge-key value for maps. */
-static long index_of(vec l, const dtk_json *val, const char *merge_key,
+static long index_of(vec l,
+                     const dtk_json *val,
+                     const char *merge_key,
                      int kind)
 {
     for (size_t i = 0; i < l.n; i++) {
@@ -385,34 +401,32 @@ static int elem_kind(int *out, vec a, vec b)
 
 /* ---- ordering (normalizeElementOrder and friends) ---------------------- */
 
+/* The sort state: each item's position in the order list, kept alongside
+ * the items (index() depends on the item alone, so it is computed once per
+ * item instead of once per comparison). */
 typedef struct order_ctx {
-    vec order;
-    const char *merge_key;
-    int kind;
+    long *pos;
 } order_ctx;
 
 /* The comparison sort.SliceStable gets in normalizeSliceOrder: by position
  * in the order list when both are there, else "less" (sic). */
-static int order_less(const order_ctx *c, vec *s, size_t i, size_t j)
+static int order_less(const order_ctx *c, size_t i, size_t j)
 {
-    long ii = index_of(c->order, s->v[i], c->merge_key, c->kind);
-    long ij;
-
-    if (ii >= 0) {
-        ij = index_of(c->order, s->v[j], c->merge_key, c->kind);
-        if (ij >= 0) {
-            return ii < ij;
-        }
+    if (c->pos[i] >= 0 && c->pos[j] >= 0) {
+        return c->pos[i] < c->pos[j];
     }
     return 1;
 }
 
-static void swap_items(vec *s, size_t i, size_t j)
+static void swap_items(const order_ctx *c, vec *s, size_t i, size_t j)
 {
     dtk_json *t = s->v[i];
+    long p = c->pos[i];
 
     s->v[i] = s->v[j];
     s->v[j] = t;
+    c->pos[i] = c->pos[j];
+    c->pos[j] = p;
 }
 
 /* Go's sort.Stable (insertion-sorted blocks of 20, then SymMerge), kept
@@ -420,38 +434,37 @@ static void swap_items(vec *s, size_t i, size_t j)
 static void insertion_sort(const order_ctx *c, vec *s, size_t a, size_t b)
 {
     for (size_t i = a + 1; i < b; i++) {
-        for (size_t j = i; j > a && order_less(c, s, j, j - 1); j--) {
-            swap_items(s, j, j - 1);
+        for (size_t j = i; j > a && order_less(c, j, j - 1); j--) {
+            swap_items(c, s, j, j - 1);
         }
     }
 }
 
-static void swap_range(vec *s, size_t a, size_t b, size_t n)
+static void swap_range(const order_ctx *c, vec *s, size_t a, size_t b, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        swap_items(s, a + i, b + i);
+        swap_items(c, s, a + i, b + i);
     }
 }
 
-static void rotate(vec *s, size_t a, size_t m, size_t b)
+static void rotate(const order_ctx *c, vec *s, size_t a, size_t m, size_t b)
 {
     size_t i = m - a;
     size_t j = b - m;
 
     while (i != j) {
         if (i > j) {
-            swap_range(s, m - i, m, j);
+            swap_range(c, s, m - i, m, j);
             i -= j;
         } else {
-            swap_range(s, m - i, m + j - i, i);
+            swap_range(c, s, m - i, m + j - i, i);
             j -= i;
         }
     }
-    swap_range(s, m - i, m, i);
+    swap_range(c, s, m - i, m, i);
 }
 
-static void sym_merge(const order_ctx *c, vec *s, size_t a, size_t m,
-                      size_t b)
+static void sym_merge(const order_ctx *c, vec *s, size_t a, size_t m, size_t b)
 {
     size_t mid, n, start, r, end, p;
 
@@ -461,14 +474,14 @@ static void sym_merge(const order_ctx *c, vec *s, size_t a, size_t m,
         while (i < j) {
             size_t h = (i + j) >> 1;
 
-            if (order_less(c, s, h, a)) {
+            if (order_less(c, h, a)) {
                 i = h + 1;
             } else {
                 j = h;
             }
         }
         for (size_t k = a; k + 1 < i; k++) {
-            swap_items(s, k, k + 1);
+            swap_items(c, s, k, k + 1);
         }
         return;
     }
@@ -478,14 +491,14 @@ static void sym_merge(const order_ctx *c, vec *s, size_t a, size_t m,
         while (i < j) {
             size_t h = (i + j) >> 1;
 
-            if (!order_less(c, s, m, h)) {
+            if (!order_less(c, m, h)) {
                 i = h + 1;
             } else {
                 j = h;
             }
         }
         for (size_t k = m; k > i; k--) {
-            swap_items(s, k, k - 1);
+            swap_items(c, s, k, k - 1);
         }
         return;
     }
@@ -502,7 +515,7 @@ static void sym_merge(const order_ctx *c, vec *s, size_t a, size_t m,
     while (start < r) {
         size_t cc = (start + r) >> 1;
 
-        if (!order_less(c, s, p - cc, cc)) {
+        if (!order_less(c, p - cc, cc)) {
             start = cc + 1;
         } else {
             r = cc;
@@ -510,7 +523,7 @@ static void sym_merge(const order_ctx *c, vec *s, size_t a, size_t m,
     }
     end = n - start;
     if (start < m && m < end) {
-        rotate(s, start, m, end);
+        rotate(c, s, start, m, end);
     }
     if (a < start && start < mid) {
         sym_merge(c, s, a, start, mid);
@@ -572,7 +585,7 @@ static int check_merge_keys(vec l, const char *merge_key)
 /* normalizeSliceOrder: sorts s (in place) by order. */
 static int normalize_slice(vec *s, vec order, const char *merge_key, int kind)
 {
-    order_ctx c = {order, merge_key, kind};
+    order_ctx c = {NULL};
     vec keep = {NULL, 0, 0}, del = {NULL, 0, 0};
     int error = 0;
 
@@ -592,7 +605,12 @@ static int normalize_slice(vec *s, vec order, const char *merge_key, int kind)
             vec_push(s, keep.v[i]);
         }
     }
+    c.pos = dtk_calloc(s->n > 0 ? s->n : 1, sizeof(long));
+    for (size_t i = 0; i < s->n; i++) {
+        c.pos[i] = index_of(order, s->v[i], merge_key, kind);
+    }
     go_stable_sort(&c, s);
+    dtk_free(c.pos);
     for (size_t i = 0; i < del.n; i++) {
         vec_push(s, del.v[i]);
     }
@@ -604,9 +622,13 @@ static int normalize_slice(vec *s, vec order, const char *merge_key, int kind)
 /* normalizeElementOrder: patch items in patch order, server-only items in
  * server order, then interleaved by mergeSortedSlice. *out receives the
  * (borrowed) items. */
-static int normalize_order(vec *out, vec *patch_items, vec *server_only,
-                           vec patch_order, vec server_order,
-                           const char *merge_key, int kind)
+static int normalize_order(vec *out,
+                           vec *patch_items,
+                           vec *server_only,
+                           vec patch_order,
+                           vec server_order,
+                           const char *merge_key,
+                           int kind)
 {
     size_t i = 0, j = 0, total;
     int error;
@@ -625,10 +647,10 @@ static int normalize_order(vec *out, vec *patch_items, vec *server_only,
         } else if (j >= patch_items->n) {
             vec_push(out, server_only->v[i++]);
         } else {
-            long li = index_of(server_order, server_only->v[i], merge_key,
-                               kind);
-            long ri = index_of(server_order, patch_items->v[j], merge_key,
-                               kind);
+            long li =
+                index_of(server_order, server_only->v[i], merge_key, kind);
+            long ri =
+                index_of(server_order, patch_items->v[j], merge_key, kind);
 
             if (li >= 0 && ri >= 0 && li < ri) {
                 vec_push(out, server_only->v[i++]);
@@ -642,8 +664,8 @@ static int normalize_order(vec *out, vec *patch_items, vec *server_only,
 
 /* Splits items by presence in by (partitionPrimitivesByPresentInList and
  * partitionMapsByPresentInList). */
-static int partition(vec *in_by, vec *rest, vec items, vec by,
-                     const char *merge_key)
+static int partition(
+    vec *in_by, vec *rest, vec items, vec by, const char *merge_key)
 {
     for (size_t i = 0; i < items.n; i++) {
         const dtk_json *item = items.v[i];
@@ -702,16 +724,20 @@ static int merge_map(dtk_json *orig, dtk_json *patch, const smp_field *schema);
 
 /* Items of *merged are owned; on success they end up in arr in their final
  * order, on failure they are freed. */
-static int finish_list(dtk_json *arr, vec *merged, vec partition_by,
-                       vec patch_order, vec server_order,
-                       const char *merge_key, int kind)
+static int finish_list(dtk_json *arr,
+                       vec *merged,
+                       vec partition_by,
+                       vec patch_order,
+                       vec server_order,
+                       const char *merge_key,
+                       int kind)
 {
     vec in_patch = {NULL, 0, 0}, server_only = {NULL, 0, 0};
     vec out = {NULL, 0, 0};
     int error;
 
-    error = partition(&in_patch, &server_only, *merged, partition_by,
-                      merge_key);
+    error =
+        partition(&in_patch, &server_only, *merged, partition_by, merge_key);
     if (error == 0) {
         error = normalize_order(&out, &in_patch, &server_only, patch_order,
                                 server_order, merge_key, kind);
@@ -731,7 +757,8 @@ static int finish_list(dtk_json *arr, vec *merged, vec partition_by,
 }
 
 /* mergeSlice for lists of scalars. */
-static int merge_scalars(dtk_json *orig, const dtk_json *patch,
+static int merge_scalars(dtk_json *orig,
+                         const dtk_json *patch,
                          int is_delete_list)
 {
     vec merged = {NULL, 0, 0};
@@ -894,8 +921,8 @@ static int merge_maps(dtk_json *orig, dtk_json *patch, const smp_field *f)
         }
     }
     take_items(&merged, orig);
-    error = finish_list(orig, &merged, plain, plain, view_of(server_order),
-                        mk, K_MAP);
+    error = finish_list(orig, &merged, plain, plain, view_of(server_order), mk,
+                        K_MAP);
 out:
     dtk_json_free(server_order);
     dtk_free(plain.v);
@@ -904,7 +931,9 @@ out:
 
 /* mergeSliceHandler + mergeSlice: orig and patch are arrays; orig is the
  * object's list and is changed in place. */
-static int merge_slice(dtk_json *orig, dtk_json *patch, const smp_field *f,
+static int merge_slice(dtk_json *orig,
+                       dtk_json *patch,
+                       const smp_field *f,
                        int is_delete_list)
 {
     int kind;
@@ -920,6 +949,9 @@ static int merge_slice(dtk_json *orig, dtk_json *patch, const smp_field *f,
     }
     if (orig->u.array.len == 0 && patch->u.array.len == 0) {
         return 0;
+    }
+    if (orig->u.array.len + patch->u.array.len > DTK_SMP_MAX_LIST_ITEMS) {
+        return too_long();
     }
     error = elem_kind(&kind, view_of(orig), view_of(patch));
     if (error < 0) {
@@ -938,7 +970,8 @@ static int merge_slice(dtk_json *orig, dtk_json *patch, const smp_field *f,
 }
 
 /* "$patch" in a map (handleDirectiveInMergeMap). */
-static int map_directive(dtk_json *orig, dtk_json *patch,
+static int map_directive(dtk_json *orig,
+                         dtk_json *patch,
                          const dtk_json *directive)
 {
     dtk_json *v;
@@ -1008,8 +1041,10 @@ out:
 }
 
 /* mergeKeyValueEqual. */
-static int key_value_equal(int *out, const dtk_json *left,
-                           const dtk_json *right, const char *merge_key)
+static int key_value_equal(int *out,
+                           const dtk_json *left,
+                           const dtk_json *right,
+                           const char *merge_key)
 {
     if (merge_key == NULL) {
         *out = go_equal(left, right);
@@ -1025,14 +1060,15 @@ static int key_value_equal(int *out, const dtk_json *left,
         dtk_json_get(right, merge_key) == NULL) {
         return err_no_merge_key(merge_key);
     }
-    *out = go_equal(dtk_json_get(left, merge_key),
-                    dtk_json_get(right, merge_key));
+    *out =
+        go_equal(dtk_json_get(left, merge_key), dtk_json_get(right, merge_key));
     return 0;
 }
 
 /* validatePatchWithSetOrderList: the patch list must follow the order
  * list. */
-static int check_set_order(const dtk_json *list, const dtk_json *order,
+static int check_set_order(const dtk_json *list,
+                           const dtk_json *order,
                            const char *merge_key)
 {
     vec items = {NULL, 0, 0};
@@ -1094,7 +1130,8 @@ out:
  * capacity == length, kubectl's decoded ones powers of two), and writes
  * beyond the original length are not seen.
  * ol and pl are the object's and the patch's lists before merging. */
-static dtk_json *aliased_server_order(const dtk_json *ol, const dtk_json *pl,
+static dtk_json *aliased_server_order(const dtk_json *ol,
+                                      const dtk_json *pl,
                                       const char *mk)
 {
     size_t len = ol->u.array.len;
@@ -1104,7 +1141,7 @@ static dtk_json *aliased_server_order(const dtk_json *ol, const dtk_json *pl,
     int aliased = 1;
     int replace = 0;
 
-    backing = dtk_calloc(len > 0 ? len : 1, sizeof(*backing));
+    backing = dtk_calloc(len > 0 ? len : 1, sizeof(dtk_json *));
     for (size_t i = 0; i < len; i++) {
         backing[i] = ol->u.array.items[i];
         vec_push(&logical, ol->u.array.items[i]);
@@ -1135,7 +1172,7 @@ static dtk_json *aliased_server_order(const dtk_json *ol, const dtk_json *pl,
                 break;
             }
             memmove(logical.v + i, logical.v + i + 1,
-                    (logical.n - i - 1) * sizeof(*logical.v));
+                    (logical.n - i - 1) * sizeof(dtk_json *));
             logical.n--;
             /* The old last slot keeps its item, as in Go. */
             for (size_t k = i; k < logical.n; k++) {
@@ -1177,8 +1214,10 @@ static dtk_json *aliased_server_order(const dtk_json *ol, const dtk_json *pl,
 /* One "$setElementOrder/<list>" directive (mergePatchIntoOriginal). The
  * directive has been taken out of the patch; the list is merged here and
  * removed from the patch. */
-static int set_element_order(dtk_json *orig, dtk_json *patch,
-                             const smp_field *schema, const char *directive,
+static int set_element_order(dtk_json *orig,
+                             dtk_json *patch,
+                             const smp_field *schema,
+                             const char *directive,
                              const dtk_json *order)
 {
     const char *slash = strchr(directive, '/');
@@ -1205,6 +1244,10 @@ static int set_element_order(dtk_json *orig, dtk_json *patch,
     }
     if (pl != NULL && pl->type != DTK_JSON_ARRAY) {
         return err_bad_arg(K_SLICE, pl);
+    }
+    if (dtk_json_len(ol) + dtk_json_len(pl) + dtk_json_len(order) >
+        DTK_SMP_MAX_LIST_ITEMS) {
+        return too_long();
     }
     f = lookup(schema, name);
     mk = f.merge_key;
@@ -1254,7 +1297,8 @@ out:
     return error;
 }
 
-static int set_element_orders(dtk_json *orig, dtk_json *patch,
+static int set_element_orders(dtk_json *orig,
+                              dtk_json *patch,
                               const smp_field *schema)
 {
     for (;;) {
@@ -1263,8 +1307,7 @@ static int set_element_orders(dtk_json *orig, dtk_json *patch,
         int error;
 
         for (size_t i = 0; i < patch->u.object.len; i++) {
-            if (strncmp(patch->u.object.keys[i], "$setElementOrder", 16) ==
-                0) {
+            if (strncmp(patch->u.object.keys[i], "$setElementOrder", 16) == 0) {
                 directive = dtk_strdup(patch->u.object.keys[i]);
                 break;
             }

@@ -33,6 +33,10 @@
 
 #include "pkg/json/json.h"
 
+/* Lists merged by strategy (object list plus patch list plus order list)
+ * may hold at most this many items together; real objects hold a handful. */
+#define DTK_SMP_MAX_LIST_ITEMS 4096
+
 /* Returns 1 when kind in group ("" for core) has a strategic merge patch
  * table here, else 0 (custom resources, unknown kinds). */
 int dtk_smp_supported(const char *group, const char *kind);
@@ -51,7 +55,8 @@ int dtk_smp_supported(const char *group, const char *kind);
  *     "invalid patch format of setElementOrder list", "unknown patch type:
  *     bogus in map", "map does not contain declared merge key: uid",
  *     "list element types are not identical", "The order in patch list
- *     doesn't match $setElementOrder list". */
+ *     doesn't match $setElementOrder list".
+ * DTK_ETOOBIG when a merged list exceeds DTK_SMP_MAX_LIST_ITEMS. */
 int dtk_smp_apply(dtk_json **obj_inout,
                   const dtk_json *patch,
                   const char *group,

@@ -100,9 +100,8 @@ static dtk_json *merge_diff(const dtk_json *original, const dtk_json *modified)
         const dtk_json *b = modified->u.object.values[i];
         const dtk_json *a = dtk_json_get(original, key);
 
-        if (a == NULL) {
-            dtk_json_set(out, key, dtk_json_copy(b));
-        } else if (a->type == DTK_JSON_OBJECT && b->type == DTK_JSON_OBJECT) {
+        if (a != NULL && a->type == DTK_JSON_OBJECT &&
+            b->type == DTK_JSON_OBJECT) {
             dtk_json *sub = merge_diff(a, b);
 
             if (dtk_json_len(sub) > 0) {
@@ -110,7 +109,7 @@ static dtk_json *merge_diff(const dtk_json *original, const dtk_json *modified)
             } else {
                 dtk_json_free(sub);
             }
-        } else if (!dtk_json_equal(a, b)) {
+        } else if (a == NULL || !dtk_json_equal(a, b)) {
             dtk_json_set(out, key, dtk_json_copy(b));
         }
     }
@@ -290,7 +289,9 @@ static int is_container(const dtk_json *v)
 /* Reads container[key]. Objects: the member, or NULL when absent (no
  * error). Arrays: Go's partialArray.get (negative indices count from the
  * end). Returns 0, or -1 with the reason in cause. */
-static int con_get(dtk_json **out, dtk_json *con, const char *key,
+static int con_get(dtk_json **out,
+                   dtk_json *con,
+                   const char *key,
                    dtk_buf *cause)
 {
     long long idx;
@@ -325,7 +326,9 @@ invalid:
 }
 
 /* Adds val (stolen, freed on failure) at container[key]. */
-static int con_add(dtk_json *con, const char *key, dtk_json *val,
+static int con_add(dtk_json *con,
+                   const char *key,
+                   dtk_json *val,
                    dtk_buf *cause)
 {
     long long idx, orig_idx;
@@ -485,7 +488,9 @@ static const char *go_json_type(const dtk_json *v)
     }
 }
 
-static int op_field(const char **out, const dtk_json *op, const char *name,
+static int op_field(const char **out,
+                    const dtk_json *op,
+                    const char *name,
                     const char **type_out)
 {
     const dtk_json *v = dtk_json_get(op, name);
@@ -505,13 +510,16 @@ static int op_field(const char **out, const dtk_json *op, const char *name,
 
 /* The Go error text for a path/from member that could not be decoded, in the
  * form the given operation reports it. */
-static int decode_fail(const char *opname, const char *what, int status,
-                       const char *type, int always_missing)
+static int decode_fail(const char *opname,
+                       const char *what,
+                       int status,
+                       const char *type,
+                       int always_missing)
 {
     if (always_missing) {
         dtk_error_set(DTK_ERRCLASS_JSON,
-                      "%s operation failed to decode %s: missing value",
-                      opname, what);
+                      "%s operation failed to decode %s: missing value", opname,
+                      what);
     } else if (status == FIELD_TYPE) {
         dtk_error_set(DTK_ERRCLASS_JSON,
                       "%s operation failed to decode %s: json: cannot "
@@ -540,9 +548,9 @@ static dtk_json *op_value_copy(const dtk_json *op)
 }
 
 typedef struct patch_state {
-    dtk_json *doc;      /* the working copy */
-    size_t copied;      /* bytes added by "copy" so far */
-    dtk_buf cause;      /* scratch for container errors */
+    dtk_json *doc; /* the working copy */
+    size_t copied; /* bytes added by "copy" so far */
+    dtk_buf cause; /* scratch for container errors */
 } patch_state;
 
 static int op_add(patch_state *st, const dtk_json *op)
@@ -748,9 +756,8 @@ static int op_test(patch_state *st, const dtk_json *op)
             goto out;
         }
         if (con_get(&cur, con, key, &st->cause) < 0) {
-            dtk_error_set(DTK_ERRCLASS_JSON,
-                          "error in test for path: '%s': %s", path,
-                          dtk_buf_cstr(&st->cause));
+            dtk_error_set(DTK_ERRCLASS_JSON, "error in test for path: '%s': %s",
+                          path, dtk_buf_cstr(&st->cause));
             error = DTK_EINVALID;
             goto out;
         }
@@ -762,8 +769,8 @@ static int op_test(patch_state *st, const dtk_json *op)
         ok = want != NULL && dtk_json_equal(cur, want);
     }
     if (!ok) {
-        dtk_error_set(DTK_ERRCLASS_JSON,
-                      "testing value %s failed: test failed", path);
+        dtk_error_set(DTK_ERRCLASS_JSON, "testing value %s failed: test failed",
+                      path);
         error = DTK_EINVALID;
     }
 out:

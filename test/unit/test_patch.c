@@ -64,7 +64,9 @@ static dtk_json *patched(const char *doc, const char *ops)
 
 /* Applies a JSON patch expecting failure with code and message; checks the
  * document is unchanged. */
-static void assert_patch_fails(const char *doc, const char *ops, int code,
+static void assert_patch_fails(const char *doc,
+                               const char *ops,
+                               int code,
                                const char *message)
 {
     dtk_json *d = js(doc);
@@ -93,7 +95,8 @@ static void check_patch(const char *doc, const char *ops, const char *expect)
     dtk_json_free(d);
 }
 
-static void check_merge(const char *target, const char *patch,
+static void check_merge(const char *target,
+                        const char *patch,
                         const char *expect)
 {
     dtk_json *t = js(target);
@@ -164,7 +167,8 @@ static void test_patch__merge_absent_target_and_null_patch(void **state)
 
 /* The operator's use: a patch from the object it read to the one it wants,
  * which applied to the original gives the wanted object. */
-static void check_create(const char *original, const char *modified,
+static void check_create(const char *original,
+                         const char *modified,
                          const char *expect_patch)
 {
     dtk_json *o = js(original);
@@ -221,8 +225,8 @@ static void test_patch__json_rfc6902_appendix_a(void **state)
     check_patch("{'foo':['bar','baz']}",
                 "[{'op':'add','path':'/foo/1','value':'qux'}]",
                 "{'foo':['bar','qux','baz']}");
-    check_patch("{'baz':'qux','foo':'bar'}",
-                "[{'op':'remove','path':'/baz'}]", "{'foo':'bar'}");
+    check_patch("{'baz':'qux','foo':'bar'}", "[{'op':'remove','path':'/baz'}]",
+                "{'foo':'bar'}");
     check_patch("{'foo':['bar','qux','baz']}",
                 "[{'op':'remove','path':'/foo/1'}]", "{'foo':['bar','baz']}");
     check_patch("{'baz':'qux','foo':'bar'}",
@@ -273,8 +277,8 @@ static void test_patch__json_rfc6902_appendix_a(void **state)
 
 /* ---- Kubernetes' behaviour (checked with kubectl patch --local) -------- */
 
-#define CM                                                                     \
-    "{'kind':'ConfigMap','metadata':{'name':'cm','annotations':{'a/b':'s',"   \
+#define CM                                                                  \
+    "{'kind':'ConfigMap','metadata':{'name':'cm','annotations':{'a/b':'s'," \
     "'m~n':'t'},'finalizers':['f1','f0']},'data':{'a':'1','b':'2'}}"
 
 static void test_patch__json_kubernetes_leniencies(void **state)
@@ -292,9 +296,9 @@ static void test_patch__json_kubernetes_leniencies(void **state)
                     "'value':'y'},{'op':'add','path':'/metadata/finalizers/01',"
                     "'value':'z'},{'op':'remove','path':"
                     "'/metadata/finalizers/+3'}]");
-    assert_text(dtk_json_path(d, (const char *const[]){"metadata",
-                                                        "finalizers", NULL}),
-                "['y','z','f0']");
+    assert_text(
+        dtk_json_path(d, (const char *const[]){"metadata", "finalizers", NULL}),
+        "['y','z','f0']");
     dtk_json_free(d);
     /* Missing and null read alike in test and copy; "value" may be
      * missing in add (null). */
@@ -302,8 +306,7 @@ static void test_patch__json_kubernetes_leniencies(void **state)
                     "{'op':'copy','from':'/data/zz','path':'/data/c'},"
                     "{'op':'add','path':'/data/n'},"
                     "{'op':'test','path':'/data/n','value':null}]");
-    assert_text(dtk_json_get(d, "data"),
-                "{'a':'1','b':'2','c':null,'n':null}");
+    assert_text(dtk_json_get(d, "data"), "{'a':'1','b':'2','c':null,'n':null}");
     dtk_json_free(d);
     /* What precedes the first '/' is ignored; ~0 and ~1 unescape. */
     d = patched(CM, "[{'op':'add','path':'data/c','value':'x'},"
@@ -316,8 +319,9 @@ static void test_patch__json_kubernetes_leniencies(void **state)
     dtk_json_free(d);
     /* The whole document: replaced by an object, left alone for a
      * scalar, compared by test. */
-    check_patch(CM, "[{'op':'replace','path':'','value':{'kind':'X'}},"
-                    "{'op':'test','path':'','value':{'kind':'X'}}]",
+    check_patch(CM,
+                "[{'op':'replace','path':'','value':{'kind':'X'}},"
+                "{'op':'test','path':'','value':{'kind':'X'}}]",
                 "{'kind':'X'}");
     d = patched(CM, "[{'op':'replace','path':'','value':1}]");
     assert_text(d, CM);
@@ -333,10 +337,10 @@ static void test_patch__json_errors_use_kubernetes_wording(void **state)
 {
     (void)state;
     assert_patch_fails(CM, "[{'op':'test','path':'/data/a','value':'2'}]",
-                       DTK_EINVALID, "testing value /data/a failed: test "
-                                     "failed");
-    assert_patch_fails(CM, "[{'op':'remove','path':'/data/zz'}]",
                        DTK_EINVALID,
+                       "testing value /data/a failed: test "
+                       "failed");
+    assert_patch_fails(CM, "[{'op':'remove','path':'/data/zz'}]", DTK_EINVALID,
                        "error in remove for path: '/data/zz': Unable to "
                        "remove nonexistent key: zz: missing value");
     assert_patch_fails(CM, "[{'op':'remove','path':'/spec/y'}]", DTK_EINVALID,
@@ -346,8 +350,7 @@ static void test_patch__json_errors_use_kubernetes_wording(void **state)
                        DTK_EINVALID,
                        "add operation does not apply: doc is missing path: "
                        "\"/data/a/b\": missing value");
-    assert_patch_fails(CM, "[{'op':'add','path':'','value':{}}]",
-                       DTK_EINVALID,
+    assert_patch_fails(CM, "[{'op':'add','path':'','value':{}}]", DTK_EINVALID,
                        "add operation does not apply: doc is missing path: "
                        "\"\": missing value");
     assert_patch_fails(
@@ -366,13 +369,11 @@ static void test_patch__json_errors_use_kubernetes_wording(void **state)
                        "error in remove for path: '/metadata/finalizers/-': "
                        "strconv.Atoi: parsing \"-\": invalid syntax");
     assert_patch_fails(
-        CM, "[{'op':'remove','path':'/metadata/finalizers/-3'}]",
-        DTK_EINVALID,
+        CM, "[{'op':'remove','path':'/metadata/finalizers/-3'}]", DTK_EINVALID,
         "error in remove for path: '/metadata/finalizers/-3': Unable to "
         "access invalid index: -3: invalid index referenced");
     assert_patch_fails(
-        CM,
-        "[{'op':'replace','path':'/metadata/finalizers/5','value':'x'}]",
+        CM, "[{'op':'replace','path':'/metadata/finalizers/5','value':'x'}]",
         DTK_EINVALID,
         "replace operation does not apply: doc is missing key: "
         "/metadata/finalizers/5: missing value");

@@ -98,7 +98,9 @@ static const char *last_applied(const dtk_json *obj)
     return dtk_json_string(dtk_json_path(obj, path));
 }
 
-static void apply_ok(dtk_json **obj, const dtk_json *patch, const char *group,
+static void apply_ok(dtk_json **obj,
+                     const dtk_json *patch,
+                     const char *group,
                      const char *kind)
 {
     int error = dtk_smp_apply(obj, patch, group, kind);
@@ -109,7 +111,9 @@ static void apply_ok(dtk_json **obj, const dtk_json *patch, const char *group,
 }
 
 /* Applies patch (written with ') to obj (written with ') and compares. */
-static void check(const char *kind, const char *obj, const char *patch,
+static void check(const char *kind,
+                  const char *obj,
+                  const char *patch,
                   const char *expect)
 {
     dtk_json *o = js(obj);
@@ -121,8 +125,11 @@ static void check(const char *kind, const char *obj, const char *patch,
     dtk_json_free(p);
 }
 
-static void check_fails(const char *group, const char *kind, const char *obj,
-                        const char *patch, const char *message)
+static void check_fails(const char *group,
+                        const char *kind,
+                        const char *obj,
+                        const char *patch,
+                        const char *message)
 {
     dtk_json *o = js(obj);
     dtk_json *before = dtk_json_copy(o);
@@ -157,9 +164,9 @@ static void test_smp__kubectl_apply_changes_secret_string_data(void **state)
     assert_text(dtk_json_get(live, "data"), "{'a':'MQ=='}");
     assert_string_equal(last_applied(live), last_applied(patch));
     assert_non_null(strstr(last_applied(live), "\"stringData\":{\"a\":\"2\"}"));
-    assert_string_equal(dtk_json_get_string(dtk_json_get(live, "metadata"),
-                                            "uid"),
-                        "0b5c5d3e-1111-2222-3333-444455556666");
+    assert_string_equal(
+        dtk_json_get_string(dtk_json_get(live, "metadata"), "uid"),
+        "0b5c5d3e-1111-2222-3333-444455556666");
     dtk_json_free(patch);
     dtk_json_free(live);
 }
@@ -231,8 +238,7 @@ static void test_smp__kubectl_apply_replaces_service_account_secret(
     (void)state;
     /* $setElementOrder/secrets plus {"$patch":"delete","name":"s1"}. */
     apply_ok(&live, patch, "", "ServiceAccount");
-    assert_text(dtk_json_get(live, "secrets"),
-                "[{'name':'s3'},{'name':'s2'}]");
+    assert_text(dtk_json_get(live, "secrets"), "[{'name':'s3'},{'name':'s2'}]");
     assert_null(dtk_json_get(live, "$setElementOrder/secrets"));
     dtk_json_free(patch);
     dtk_json_free(live);
@@ -240,10 +246,10 @@ static void test_smp__kubectl_apply_replaces_service_account_secret(
 
 /* ---- lists ------------------------------------------------------------- */
 
-#define SA                                                                     \
-    "{'kind':'ServiceAccount','metadata':{'name':'sa','labels':{'a':'1',"     \
-    "'b':'2'},'finalizers':['f1','f0'],'ownerReferences':[{'uid':'u1',"       \
-    "'name':'o1'},{'uid':'u2','name':'o2'}]},'secrets':[{'name':'s1'},"       \
+#define SA                                                                \
+    "{'kind':'ServiceAccount','metadata':{'name':'sa','labels':{'a':'1'," \
+    "'b':'2'},'finalizers':['f1','f0'],'ownerReferences':[{'uid':'u1',"   \
+    "'name':'o1'},{'uid':'u2','name':'o2'}]},'secrets':[{'name':'s1'},"   \
     "{'name':'s2','namespace':'x'}],'imagePullSecrets':[{'name':'p1'}]}"
 
 static void test_smp__finalizers_are_a_set(void **state)
@@ -513,6 +519,56 @@ static void test_smp__null_patch_changes_nothing(void **state)
     dtk_json_free(o);
 }
 
+static void test_smp__long_lists_are_bounded(void **state)
+{
+    dtk_json *o = js("{'metadata':{'finalizers':[]}}");
+    dtk_json *p = js("{'metadata':{'finalizers':[],"
+                     "'$setElementOrder/finalizers':[]}}");
+    dtk_json *of = dtk_json_get(dtk_json_get(o, "metadata"), "finalizers");
+    dtk_json *pf = dtk_json_get(dtk_json_get(p, "metadata"), "finalizers");
+    dtk_json *order = dtk_json_get(dtk_json_get(p, "metadata"),
+                                   "$setElementOrder/finalizers");
+    char name[32];
+    static const char *const fin[] = {"metadata", "finalizers", NULL};
+
+    (void)state;
+    /* The largest allowed: 1500 kept, 548 added, all 2048 reordered (the
+     * patch list follows the order list). */
+    for (int i = 0; i < 2048; i++) {
+        snprintf(name, sizeof(name), "example.com/f%04d", i);
+        if (i < 1500) {
+            dtk_json_append(of, dtk_json_new_string(name));
+        }
+        snprintf(name, sizeof(name), "example.com/f%04d", 2047 - i);
+        dtk_json_append(order, dtk_json_new_string(name));
+        if (2047 - i >= 1500) {
+            dtk_json_append(pf, dtk_json_new_string(name));
+        }
+    }
+    apply_ok(&o, p, "", "ConfigMap");
+    assert_int_equal(dtk_json_len(dtk_json_path(o, fin)), 2048);
+    assert_string_equal(dtk_json_string(dtk_json_at(dtk_json_path(o, fin), 0)),
+                        "example.com/f2047");
+    assert_string_equal(
+        dtk_json_string(dtk_json_at(dtk_json_path(o, fin), 2047)),
+        "example.com/f0000");
+    /* One more item is refused. */
+    dtk_json_free(p);
+    p = js("{'metadata':{'finalizers':['x']}}");
+    for (int i = 0; i < 2048; i++) {
+        snprintf(name, sizeof(name), "example.com/g%04d", i);
+        dtk_json_append(dtk_json_get(dtk_json_get(p, "metadata"), "finalizers"),
+                        dtk_json_new_string(name));
+    }
+    assert_int_equal(dtk_smp_apply(&o, p, "", "ConfigMap"), DTK_ETOOBIG);
+    assert_string_equal(dtk_error_last()->message,
+                        "strategic merge patch of a list with more than 4096 "
+                        "items");
+    assert_int_equal(dtk_json_len(dtk_json_path(o, fin)), 2048);
+    dtk_json_free(p);
+    dtk_json_free(o);
+}
+
 /* ---- errors ------------------------------------------------------------ */
 
 static void test_smp__malformed_patches_are_refused(void **state)
@@ -571,8 +627,7 @@ static void test_smp__malformed_patches_are_refused(void **state)
     check_fails("", "ServiceAccount", SA,
                 "{'metadata':{'$retainKeys':['name'],'labels':{'x':'1'}}}",
                 "invalid patch format of retainKeys");
-    check_fails("", "ServiceAccount", SA,
-                "{'metadata':{'$retainKeys':'name'}}",
+    check_fails("", "ServiceAccount", SA, "{'metadata':{'$retainKeys':'name'}}",
                 "invalid patch format of retainKeys");
     check_fails("", "ServiceAccount", SA,
                 "{'$setElementOrder/secrets':[{'nom':'s1'}]}",
@@ -590,8 +645,7 @@ static void test_smp__failed_patch_leaves_object_untouched(void **state)
                      "'secrets':null}");
 
     (void)state;
-    assert_int_equal(dtk_smp_apply(&o, p, "", "ServiceAccount"),
-                     DTK_EINVALID);
+    assert_int_equal(dtk_smp_apply(&o, p, "", "ServiceAccount"), DTK_EINVALID);
     after = dtk_json_to_string(o);
     assert_string_equal(after, before);
     dtk_free(after);
@@ -613,6 +667,7 @@ int main(void)
         cmocka_unit_test(test_smp__owner_references_merge_by_uid),
         cmocka_unit_test(test_smp__set_element_order_follows_go_slice_sharing),
         cmocka_unit_test(test_smp__long_lists_keep_go_stable_sort_order),
+        cmocka_unit_test(test_smp__long_lists_are_bounded),
         cmocka_unit_test(test_smp__lists_without_strategy_replace),
         cmocka_unit_test(test_smp__maps_merge_and_null_deletes),
         cmocka_unit_test(test_smp__patch_directives_in_maps),
