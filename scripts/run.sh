@@ -2,7 +2,8 @@
 # `make run`: the quickstart on this machine with no cluster.
 #
 # Without KUBECONFIG it starts, on 127.0.0.1, the development API server
-# (dtk-apiserver, data kept in build/run/data), the test Open Service Broker,
+# (dtk-apiserver, data in build/run/data, fresh each run), the test Open
+# Service Broker,
 # and the operator (when it is built), applies the CRDs and the examples, and
 # prints what to try next. Ctrl-C stops everything it started, by PID.
 # With KUBECONFIG pointing at a real cluster it runs only the operator
@@ -12,6 +13,9 @@ cd "$(dirname "$0")/.."
 BIN=${DTK_BUILD:-build}/bin
 RUN=${DTK_RUN_DIR:-build/run}
 PIDS=()
+# A fresh state every run: the test broker keeps its instances in memory, so
+# objects kept from an earlier run would point at broker state that is gone.
+rm -rf "$RUN"
 mkdir -p "$RUN"
 
 stop_all() {
