@@ -200,18 +200,54 @@ static void end_poll(dtk_json *e)
     dtk_json_remove(e, "opStartedAt");
 }
 
-/* A poll that is still in progress: the next one after Retry-After, else
- * after a backoff doubling from 1 s, never more than 60 s. */
+int64_t dtk_instance_poll_delay_s(int64_t polls, long retry_after_s)
+{
+    int64_t delay_s;
+    if (retry_after_s >= 0) {
+        delay_s = retry_after_s > 0 ? retry_after_s : 1;
+    } else if (polls < 1) {
+        delay_s = 1;
+    } else {
+        delay_s = polls < 7 ? ((int64_t)1 << (polls - 1)) : MAX_POLL_S;
+    }
+    return delay_s > MAX_POLL_S ? MAX_POLL_S : delay_s;
+}
+
+/* A poll that is still in progress: see dtk_instance_poll_delay_s. */
 static void next_poll(dtk_ictx *c, dtk_json *e, const osb_call *call)
 {
     int64_t polls = get_i(e, "polls") + 1;
-    int64_t delay_s = call->reply.decision.delay_s;
 
     dtk_json_set(e, "polls", dtk_json_new_int(polls));
-    if (call->reply.retry_after_s < 0) {
-        delay_s = polls < 6 ? ((int64_t)1 << (polls - 1)) : MAX_POLL_S;
+    dtk_instance__cap_requeue(
+        c, dtk_instance_poll_delay_s(polls, call->reply.retry_after_s) *
+               1000);
+}
+
+dtk_json *dtk_instance_secret_data(const dtk_json *creds, const char *type,
+                                   const char *provider)
+{
+    dtk_json *data = dtk_json_new_object();
+
+    for (size_t i = 0; creds && creds->type == DTK_JSON_OBJECT &&
+                       i < creds->u.object.len; i++) {
+        const dtk_json *v = creds->u.object.values[i];
+        if (v->type == DTK_JSON_STRING) {
+            dtk_json_set(data, creds->u.object.keys[i], dtk_json_copy(v));
+        } else {
+            char *text = dtk_json_to_string(v);
+            dtk_json_set(data, creds->u.object.keys[i],
+                         dtk_json_new_string(text ? text : ""));
+            dtk_free(text);
+        }
     }
-    dtk_instance__cap_requeue(c, delay_s * 1000);
+    if (dtk_json_get(data, "type") == NULL) {
+        set_s(data, "type", type ? type : "service");
+    }
+    if (dtk_json_get(data, "provider") == NULL && provider != NULL) {
+        set_s(data, "provider", provider);
+    }
+    return data;
 }
 
 static void fail(dtk_ictx *c, dtk_json *e, const char *reason,
@@ -227,30 +263,12 @@ static void fail(dtk_ictx *c, dtk_json *e, const char *reason,
 static int write_binding_secret(dtk_ictx *c, dtk_json *e,
                                 const dtk_json *creds, const char *klass)
 {
-    dtk_json *data = dtk_json_new_object();
+    dtk_json *data = dtk_instance_secret_data(creds, klass,
+                                              get_s(e, "broker"));
     dtk_json *labels = dtk_json_new_object();
     dtk_buf name = DTK_BUF_INIT(512);
     int error;
 
-    for (size_t i = 0; creds && creds->type == DTK_JSON_OBJECT &&
-                       i < creds->u.object.len; i++) {
-        const dtk_json *v = creds->u.object.values[i];
-        if (v->type == DTK_JSON_STRING) {
-            dtk_json_set(data, creds->u.object.keys[i], dtk_json_copy(v));
-        } else {
-            char *text = dtk_json_to_string(v);
-            dtk_json_set(data, creds->u.object.keys[i],
-                         dtk_json_new_string(text ? text : ""));
-            dtk_free(text);
-        }
-    }
-    /* servicebinding.io: type and provider. */
-    if (dtk_json_get(data, "type") == NULL) {
-        set_s(data, "type", klass ? klass : "service");
-    }
-    if (dtk_json_get(data, "provider") == NULL) {
-        set_s(data, "provider", get_s(e, "broker"));
-    }
     set_s(labels, "dtk.io/instance", c->req->name);
     set_s(labels, "dtk.io/component", get_s(e, "name"));
     dtk_buf_printf(&name, "%s-%s", c->req->name, get_s(e, "name"));

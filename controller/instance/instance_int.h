@@ -4,6 +4,8 @@
 #ifndef DTK_CONTROLLER_INSTANCE_INSTANCE_INT_H
 #define DTK_CONTROLLER_INSTANCE_INSTANCE_INT_H
 
+#include <stdint.h>
+
 #include "controller/assembly/assembly.h"
 #include "controller/operator_int.h"
 #include "pkg/osb/osb.h"
@@ -51,5 +53,17 @@ dtk_ic_state dtk_instance__converge_service(dtk_ictx *c, size_t index,
 int dtk_instance__teardown_service(dtk_ictx *c, dtk_json *entry);
 
 void dtk_instance__cap_requeue(dtk_ictx *c, int64_t delay_ms);
+
+/* Seconds until the next last_operation poll after polls in-progress
+ * answers: Retry-After when the broker sent one (retry_after_s >= 0),
+ * else 1, 2, 4, ... 32 s, then 60 s; never more than 60 s. Pure. */
+int64_t dtk_instance_poll_delay_s(int64_t polls, long retry_after_s);
+
+/* The data of a component's binding Secret: every credential as a string
+ * (strings as they are, other JSON values as compact JSON), plus the
+ * servicebinding.io keys type and provider unless the broker sent them.
+ * Pure; the caller owns the result. */
+dtk_json *dtk_instance_secret_data(const dtk_json *creds, const char *type,
+                                   const char *provider);
 
 #endif
