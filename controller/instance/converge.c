@@ -93,8 +93,10 @@ static int str_eq(const char *a, const char *b)
 
 static void set_state(dtk_json *e, const char *state, const char *message)
 {
+    char *copy = dtk_strdup(message ? message : "");
     set_s(e, "state", state);
-    set_s(e, "message", message ? message : "");
+    set_s(e, "message", copy);
+    dtk_free(copy);
 }
 
 /* The hash of what the broker should have: plan and parameters. */
@@ -253,10 +255,14 @@ dtk_json *dtk_instance_secret_data(const dtk_json *creds, const char *type,
 static void fail(dtk_ictx *c, dtk_json *e, const char *reason,
                  const char *msg)
 {
-    set_state(e, "Failed", msg);
+    /* msg may point into e (its current message): copy it first. */
+    char *copy = dtk_strdup(msg ? msg : "failed");
+
+    set_state(e, "Failed", copy);
     set_s(e, "failedFor", c->fail_key);
     dtk_operator__event(c->op, c->obj, "Warning", reason, "component '%s': %s",
-                        get_s(e, "name"), msg);
+                        get_s(e, "name"), copy);
+    dtk_free(copy);
 }
 
 /* Writes the component Secret from creds; adds them to the context. */
@@ -750,6 +756,7 @@ int dtk_instance__teardown_service(dtk_ictx *c, dtk_json *e)
         call.req.polled = polled;
         call.req.operation = get_s(e, "operation");
         error = dtk_osb_last_operation(&call.reply, call.client, &call.req);
+        call.req.operation = NULL;
         d = call.reply.decision;
         if (d.action == DTK_OSB_POLL) {
             error = 0;

@@ -268,6 +268,8 @@ int dtk_target_reconcile(dtk_result *result, const dtk_request *req,
     dtk_buf users = DTK_BUF_INIT(16 * 1024);
     dtk_buf failures = DTK_BUF_INIT(16 * 1024);
     const dtk_json *brokers, *spec;
+    size_t broker_count = 0;
+    int has_docker;
     long long gen;
     int64_t refresh_s = 600;
     int failed = 0, error;
@@ -286,6 +288,8 @@ int dtk_target_reconcile(dtk_result *result, const dtk_request *req,
     gen = dtk_kutil_generation(obj);
     spec = dtk_json_get(obj, "spec");
     dtk_json_int(&refresh_s, dtk_json_get(spec, "catalogRefreshSeconds"));
+    has_docker = dtk_json_get(spec, "docker") != NULL;
+    spec = NULL; /* obj is replaced by the writes below */
     if (refresh_s < 30) {
         refresh_s = 30;
     }
@@ -333,6 +337,7 @@ int dtk_target_reconcile(dtk_result *result, const dtk_request *req,
     /* Catalogs. */
     catalog = dtk_json_new_array();
     brokers = dtk_json_path(obj, brokers_path);
+    broker_count = dtk_json_len(brokers);
     for (size_t i = 0; i < dtk_json_len(brokers); i++) {
         const dtk_json *b = dtk_json_at(brokers, i);
         const char *name = dtk_json_get_string(b, "name");
@@ -383,13 +388,13 @@ int dtk_target_reconcile(dtk_result *result, const dtk_request *req,
     } else {
         char msg[128];
         snprintf(msg, sizeof(msg), "%zu broker(s) answered with a catalog",
-                 dtk_json_len(brokers));
+                 broker_count);
         dtk_conditions_set(status, "BrokersReady", DTK_CONDITION_TRUE,
                            "CatalogFetched", msg, gen, NULL);
         dtk_conditions_set(status, "Ready", DTK_CONDITION_TRUE, "Ready", msg,
                            gen, NULL);
     }
-    if (dtk_json_get(spec, "docker") != NULL) {
+    if (has_docker) {
         dtk_conditions_set(status, "DockerReady", DTK_CONDITION_UNKNOWN,
                            "NotImplemented",
                            "docker targets need operator part 2", gen, NULL);
@@ -410,7 +415,7 @@ int dtk_target_reconcile(dtk_result *result, const dtk_request *req,
         } else if (error == 0 && !was_ready) {
             dtk_operator__event(op, obj, "Normal", "CatalogFetched",
                                 "%zu broker(s) answered with a catalog",
-                                dtk_json_len(brokers));
+                                broker_count);
         }
     }
 out:
