@@ -171,11 +171,46 @@ msg=$(jp target/wrong '{.status.conditions[?(@.type=="Ready")].message}')
 expect_match "message names the broker and the refusal" "broker 'main'.*401" "$msg"
 if [[ "$msg" == *not-the-password-42* ]]; then not_ok "no password in the message"; else ok "no password in the message"; fi
 
-# 7. Deletion: a Target in use waits; instances tear down.
+# 7. Layering: an instance staged on another instance; the parent waits
+#    for its children. deletionPolicy Orphan forgets the broker resources.
+cat <<EOT | k apply -f - >/dev/null
+apiVersion: dtk.io/v1alpha1
+kind: ServiceInstance
+metadata: {name: child}
+spec:
+  assemblyRef: {name: database}
+  targetRef: {kind: ServiceInstance, name: demo}
+---
+apiVersion: dtk.io/v1alpha1
+kind: ServiceInstance
+metadata: {name: keep}
+spec:
+  assemblyRef: {name: database}
+  targetRef: {name: local}
+  deletionPolicy: Orphan
+EOT
+check "layered instance becomes Ready on its parent" k wait --for=condition=Ready serviceinstance/child --timeout=60s
+check "orphan-policy instance becomes Ready" k wait --for=condition=Ready serviceinstance/keep --timeout=60s
+kid=$(jp serviceinstance/keep '{.status.components[0].instanceID}')
+kbid=$(jp serviceinstance/keep '{.status.components[0].bindingID}')
+k delete serviceinstance keep --timeout=30s >/dev/null
+expect_eq "Orphan: the broker keeps the instance after delete" "ready" \
+    "$(state | jq -r --arg i "$kid" '.instances[$i].status')"
+# Clean the orphan up by hand, as its owner would.
+osb() { curl -s -o /dev/null -w '%{http_code}' -u "$BROKER_USER:$BROKER_PASSWORD" -H 'X-Broker-API-Version: 2.17' -X DELETE "$BROKER_URL/v2/service_instances/$1?service_id=svc-db&plan_id=plan-sync"; }
+curl -s -o /dev/null -u "$BROKER_USER:$BROKER_PASSWORD" -H 'X-Broker-API-Version: 2.17' -X DELETE \
+    "$BROKER_URL/v2/service_instances/$kid/service_bindings/$kbid?service_id=svc-db&plan_id=plan-sync"
+expect_eq "orphaned instance removed by hand" "200" "$(osb "$kid")"
+k delete serviceinstance demo --wait=false >/dev/null
+check "parent with children: deletion waits" wait_for "ChildrenExist" 30 \
+    bash -c "[ \"\$(kubectl get si demo -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].reason}')\" == ChildrenExist ]"
+k delete serviceinstance child --timeout=60s >/dev/null
+
+# 8. Deletion: a Target in use waits; instances tear down.
 k delete target local --wait=false >/dev/null
 check "target in use: deletion waits with InUse" wait_for "InUse" 30 cond_is target/local InUse True
-expect_match "InUse lists the instances" "demo" "$(jp target/local '{.status.conditions[?(@.type=="InUse")].message}')"
-k delete serviceinstance demo manual bad nosecret notarget --timeout=60s >/dev/null
+expect_match "InUse lists the instances" "manual" "$(jp target/local '{.status.conditions[?(@.type=="InUse")].message}')"
+k delete serviceinstance demo manual bad nosecret notarget --ignore-not-found --timeout=60s >/dev/null
 check "instances are gone" wait_for "instances gone" 30 \
     bash -c "[ -z \"\$(kubectl get si -o name)\" ]"
 expect_eq "broker holds no instance or binding" '0 0' "$(state | jq -r '"\(.instances|length) \(.bindings|length)"')"
@@ -184,7 +219,7 @@ check "binding Secrets are garbage-collected" wait_for "secrets gone" 30 \
 check "unused target is deleted" wait_for "target gone" 30 \
     bash -c "! kubectl get target local >/dev/null 2>&1"
 
-# 8. SIGTERM: the operator stops cleanly and promptly.
+# 9. SIGTERM: the operator stops cleanly and promptly.
 start=$SECONDS
 kill -TERM "$OPERATOR_PID"
 wait "$OPERATOR_PID"
