@@ -6,7 +6,11 @@
 #ifndef DTK_CONTROLLER_OPERATOR_INT_H
 #define DTK_CONTROLLER_OPERATOR_INT_H
 
+#include <pthread.h>
+#include <stdint.h>
+
 #include "controller/controller.h"
+#include "pkg/base/map.h"
 #include "pkg/informer/informer.h"
 #include "pkg/kube/events.h"
 
@@ -49,7 +53,16 @@ struct dtk_operator {
     dtk_controller *assemblies;
     dtk_controller *instances;
     char *clusterid;
+    /* When each Target's catalogs were last fetched, and for which spec
+     * generation and Secret versions (dtk_target_seen values). */
+    pthread_mutex_t catalog_mu;
+    dtk_map catalog_seen; /* guarded by catalog_mu */
 };
+
+typedef struct dtk_target_seen {
+    char *fingerprint;
+    int64_t fetched_ms;
+} dtk_target_seen;
 
 /* The informer of kind that watches ns (NULL when ns is not watched). */
 dtk_informer *dtk_operator__informer(dtk_operator *op, dtk_op_kind kind,

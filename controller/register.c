@@ -425,6 +425,7 @@ int dtk_operator_register(dtk_operator **out, dtk_manager *m,
         return DTK_EINVALID;
     }
     op = dtk_calloc(1, sizeof(*op));
+    pthread_mutex_init(&op->catalog_mu, NULL);
     op->config = o->config;
     op->clusterid = dtk_strdup(o->clusterid ? o->clusterid : "dtk-operator");
     op->namespace_count = o->namespace_count;
@@ -563,6 +564,18 @@ void dtk_operator_free(dtk_operator *op)
         dtk_free(op->namespaces[i]);
     }
     dtk_free(op->namespaces);
+    {
+        size_t iter = 0;
+        const char *key;
+        void *value;
+        while (dtk_map_next(&op->catalog_seen, &iter, &key, &value)) {
+            dtk_target_seen *seen = value;
+            dtk_free(seen->fingerprint);
+            dtk_free(seen);
+        }
+        dtk_map_dispose(&op->catalog_seen);
+    }
+    pthread_mutex_destroy(&op->catalog_mu);
     dtk_free(op->clusterid);
     dtk_free(op);
 }

@@ -20,6 +20,7 @@
 #include "controller/operator_int.h"
 #include "pkg/base/alloc.h"
 #include "pkg/base/b64.h"
+#include "pkg/base/clock.h"
 #include "pkg/base/error.h"
 
 dtk_json *dtk_target_catalog_entry(const char *broker,
@@ -243,6 +244,67 @@ out:
 
 /* ---- reconciler --------------------------------------------------------- */
 
+/* What the catalogs depend on: the spec generation and the versions of
+ * the broker Secrets. */
+static void fingerprint(dtk_buf *out, dtk_operator *op, const dtk_json *obj)
+{
+    static const char *const path[] = {"spec", "brokers", NULL};
+    const dtk_json *brokers = dtk_json_path(obj, path);
+    const char *ns = dtk_kutil_meta(obj, "namespace");
+
+    dtk_buf_printf(out, "%lld", dtk_kutil_generation(obj));
+    for (size_t i = 0; i < dtk_json_len(brokers); i++) {
+        const char *name = dtk_json_get_string(
+            dtk_json_get(dtk_json_at(brokers, i), "authSecretRef"), "name");
+        dtk_object *secret = NULL;
+        const char *rv = "-";
+        if (name != NULL &&
+            dtk_operator__get(&secret, op, DTK_KIND_SECRET, ns, name) == 0) {
+            rv = dtk_object_resource_version(secret);
+        }
+        dtk_error_clear();
+        dtk_buf_printf(out, "/%s", rv ? rv : "?");
+        dtk_object_unref(secret);
+    }
+}
+
+/* Milliseconds left before the catalogs of key must be fetched again, or
+ * 0 when they must be fetched now. */
+static int64_t catalog_fresh(dtk_operator *op, const char *key,
+                             const char *fp, int64_t refresh_ms)
+{
+    dtk_target_seen *seen;
+    int64_t left = 0;
+
+    pthread_mutex_lock(&op->catalog_mu);
+    seen = dtk_map_get(&op->catalog_seen, key);
+    if (seen != NULL && strcmp(seen->fingerprint, fp) == 0) {
+        left = seen->fetched_ms + refresh_ms - dtk_clock_now_ms();
+    }
+    pthread_mutex_unlock(&op->catalog_mu);
+    return left > 0 ? left : 0;
+}
+
+static void catalog_fetched(dtk_operator *op, const char *key,
+                            const char *fp, int ok)
+{
+    dtk_target_seen *seen = NULL, *old;
+
+    if (ok) {
+        seen = dtk_calloc(1, sizeof(*seen));
+        seen->fingerprint = dtk_strdup(fp);
+        seen->fetched_ms = dtk_clock_now_ms();
+    }
+    pthread_mutex_lock(&op->catalog_mu);
+    old = seen ? dtk_map_put(&op->catalog_seen, key, seen)
+               : dtk_map_remove(&op->catalog_seen, key);
+    pthread_mutex_unlock(&op->catalog_mu);
+    if (old != NULL) {
+        dtk_free(old->fingerprint);
+        dtk_free(old);
+    }
+}
+
 static void in_use(dtk_buf *names, dtk_operator *op, const char *ns,
                    const char *name)
 {
@@ -267,6 +329,8 @@ int dtk_target_reconcile(dtk_result *result, const dtk_request *req,
     dtk_kube_client *client = NULL;
     dtk_buf users = DTK_BUF_INIT(16 * 1024);
     dtk_buf failures = DTK_BUF_INIT(16 * 1024);
+    dtk_buf fp = DTK_BUF_INIT(4096);
+    int64_t fresh_ms;
     const dtk_json *brokers, *spec;
     size_t broker_count = 0;
     int has_docker;
@@ -278,6 +342,7 @@ int dtk_target_reconcile(dtk_result *result, const dtk_request *req,
                               req->name);
     if (error == DTK_ENOTFOUND) {
         dtk_error_clear();
+        catalog_fetched(op, req->key, "", 0);
         error = 0;
         goto out;
     }
@@ -334,7 +399,20 @@ int dtk_target_reconcile(dtk_result *result, const dtk_request *req,
                            "no instance is staged on this target", gen, NULL);
     }
 
-    /* Catalogs. */
+    /* Catalogs: fetched again when the spec or a Secret changed, or the
+     * refresh period is over (instance events bring us here often). */
+    fingerprint(&fp, op, obj);
+    fresh_ms = catalog_fresh(op, req->key, dtk_buf_cstr(&fp),
+                             refresh_s * 1000);
+    if (fresh_ms > 0 &&
+        dtk_conditions_is_true(dtk_json_get(obj, "status"), "BrokersReady")) {
+        result->requeue_after_ms = fresh_ms;
+        if (!dtk_json_equal(dtk_json_get(obj, "status"), status)) {
+            error = dtk_kutil_write_status(&obj, client, &dtk_gvr_targets,
+                                           status);
+        }
+        goto out;
+    }
     catalog = dtk_json_new_array();
     brokers = dtk_json_path(obj, brokers_path);
     broker_count = dtk_json_len(brokers);
@@ -378,6 +456,7 @@ int dtk_target_reconcile(dtk_result *result, const dtk_request *req,
     }
     dtk_json_set(status, "catalog", catalog);
     catalog = NULL;
+    catalog_fetched(op, req->key, dtk_buf_cstr(&fp), !failed);
     if (failed) {
         dtk_conditions_set(status, "BrokersReady", DTK_CONDITION_FALSE,
                            "BrokerUnavailable", dtk_buf_cstr(&failures), gen,
@@ -426,5 +505,6 @@ out:
     dtk_object_unref(cached);
     dtk_buf_dispose(&users);
     dtk_buf_dispose(&failures);
+    dtk_buf_dispose(&fp);
     return error;
 }

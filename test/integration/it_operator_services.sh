@@ -156,6 +156,9 @@ expect_match "message names the Target" "target 'nowhere' not found" \
 k create secret generic missing-secret --from-literal=size=large >/dev/null
 check "creating the Secret unblocks the instance" k wait --for=condition=Ready serviceinstance/nosecret --timeout=60s
 
+expect_eq "catalog not fetched again for instance events" "0" \
+    "$(curl -s "$BROKER_URL/test/requests" | jq '[.requests[] | select(.path == "/v2/catalog")] | length')"
+
 # A Target with a wrong password: Ready False, no credential in the message.
 k create secret generic wrong-auth --from-literal=username=broker \
     --from-literal=password=not-the-password-42 >/dev/null
