@@ -18,7 +18,7 @@ broker_start || { not_ok "test broker starts"; finish; exit 1; }
 
 OPLOG="$TEST_DIR/operator.log"
 start_operator() {
-    "$DTK_BIN/dtk-operator" --kubeconfig "$KUBECONFIG" \
+    "$DTK_BIN/dtk-operator" --kubeconfig "$KUBECONFIG" --namespace default \
         --leader-elect --leader-election-namespace default \
         --health-probe-bind-address 127.0.0.1:0 --metrics-bind-address 0 \
         --log-level debug 2>>"$OPLOG" &
@@ -65,6 +65,16 @@ spec:
 EOT
 check "leader election: the lease is held" wait_for "lease" 30 \
     bash -c "[ -n \"\$(kubectl get lease dtk-operator-leader -o jsonpath='{.spec.holderIdentity}')\" ]"
+
+# Only the watched namespace is reconciled.
+k create namespace other >/dev/null
+cat <<EOT | k apply -n other -f - >/dev/null
+apiVersion: dtk.io/v1alpha1
+kind: Assembly
+metadata: {name: ignored}
+spec:
+  components: [{name: db, service: {class: dtk-test-db, plan: small}}]
+EOT
 
 # 1. Async plan: provision and bind through last_operation polling.
 cat <<EOT | k apply -f - >/dev/null
@@ -127,6 +137,8 @@ expect_eq "no re-provision loop (one PUT)" "1" \
 k delete si slow resume broken --timeout=90s >/dev/null
 check "instances are gone" wait_for "gone" 60 bash -c "[ -z \"\$(kubectl get si -o name)\" ]"
 expect_eq "broker holds no instance or binding" '0 0' "$(state | jq -r '"\(.instances|length) \(.bindings|length)"')"
+
+expect_eq "objects outside --namespace are left alone" "" "$(k get -n other assembly ignored -o jsonpath='{.status}')"
 
 # 5. SIGTERM releases the lease.
 kill -TERM "$OPERATOR_PID"

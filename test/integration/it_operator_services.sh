@@ -143,6 +143,29 @@ spec:
   assemblyRef: {name: database}
   targetRef: {name: nowhere}
 EOT
+cat <<EOT | k apply -f - >/dev/null
+apiVersion: dtk.io/v1alpha1
+kind: Assembly
+metadata: {name: cyclic}
+spec:
+  components:
+  - {name: a, service: {class: dtk-test-db, plan: small}, dependsOn: [b]}
+  - {name: b, service: {class: dtk-test-db, plan: small}, dependsOn: [a]}
+---
+apiVersion: dtk.io/v1alpha1
+kind: ServiceInstance
+metadata: {name: oncyclic}
+spec:
+  assemblyRef: {name: cyclic}
+  targetRef: {name: local}
+EOT
+check "invalid assembly: Ready False" wait_for "cyclic" 30 cond_is assembly/cyclic Ready False
+expect_match "assembly message names the cycle" "cycle" \
+    "$(jp assembly/cyclic '{.status.conditions[?(@.type=="Ready")].message}')"
+check "instance on an invalid assembly: AssemblyResolved False" wait_for "oncyclic" 30 \
+    cond_is serviceinstance/oncyclic AssemblyResolved False
+expect_eq "reason InvalidAssembly" "InvalidAssembly" \
+    "$(jp serviceinstance/oncyclic '{.status.conditions[?(@.type=="AssemblyResolved")].reason}')"
 check "invalid parameter: ParametersValid False" wait_for "bad" 30 cond_is serviceinstance/bad ParametersValid False
 expect_match "message names the parameter" "parameter size" \
     "$(jp serviceinstance/bad '{.status.conditions[?(@.type=="Ready")].message}')"
@@ -213,7 +236,7 @@ k delete serviceinstance child --timeout=60s >/dev/null
 k delete target local --wait=false >/dev/null
 check "target in use: deletion waits with InUse" wait_for "InUse" 30 cond_is target/local InUse True
 expect_match "InUse lists the instances" "manual" "$(jp target/local '{.status.conditions[?(@.type=="InUse")].message}')"
-k delete serviceinstance demo manual bad nosecret notarget --ignore-not-found --timeout=60s >/dev/null
+k delete serviceinstance demo manual bad nosecret notarget oncyclic --ignore-not-found --timeout=60s >/dev/null
 check "instances are gone" wait_for "instances gone" 30 \
     bash -c "[ -z \"\$(kubectl get si -o name)\" ]"
 expect_eq "broker holds no instance or binding" '0 0' "$(state | jq -r '"\(.instances|length) \(.bindings|length)"')"
