@@ -244,15 +244,21 @@ out:
 
 /* ---- reconciler --------------------------------------------------------- */
 
-/* What the catalogs depend on: the spec generation and the versions of
- * the broker Secrets. */
+/* What the catalogs depend on: the spec generation, the annotations (so
+ * annotating a Target, e.g. dtk.io/refresh-requested-at, fetches again)
+ * and the versions of the broker Secrets. */
 static void fingerprint(dtk_buf *out, dtk_operator *op, const dtk_json *obj)
 {
     static const char *const path[] = {"spec", "brokers", NULL};
+    static const char *const ann_path[] = {"metadata", "annotations", NULL};
     const dtk_json *brokers = dtk_json_path(obj, path);
+    const dtk_json *ann = dtk_json_path(obj, ann_path);
     const char *ns = dtk_kutil_meta(obj, "namespace");
 
-    dtk_buf_printf(out, "%lld", dtk_kutil_generation(obj));
+    dtk_buf_printf(out, "%lld/", dtk_kutil_generation(obj));
+    if (ann != NULL) {
+        dtk_json_write(out, ann);
+    }
     for (size_t i = 0; i < dtk_json_len(brokers); i++) {
         const char *name = dtk_json_get_string(
             dtk_json_get(dtk_json_at(brokers, i), "authSecretRef"), "name");

@@ -133,14 +133,37 @@ sleep 3
 expect_eq "no re-provision loop (one PUT)" "1" \
     "$(requests | jq --arg i "$fid" '[.requests[] | select(.method=="PUT" and (.path | endswith("service_instances/" + $i)))] | length')"
 
-# 4. Teardown polls async deletes; the broker ends empty.
-k delete si slow resume broken --timeout=90s >/dev/null
+# 4. Broker down, then back: the Target goes Ready=False, instances wait
+#    without sending anything, and continue once the broker answers again.
+curl -s -X POST -H 'Content-Type: application/json' "$BROKER_URL/test/faults" \
+    -d '{"method":"GET","path":"/catalog","status":503,"times":-1,"body":{"description":"down for maintenance"}}' >/dev/null
+k annotate target local dtk.io/refresh-requested-at=1 >/dev/null
+check "broker down: target Ready False" wait_for "target down" 30 cond_is target/local Ready False
+expect_match "target message names the broker and the failure" "broker 'main'.*503" \
+    "$(jp target/local '{.status.conditions[?(@.type=="Ready")].message}')"
+curl -s -X DELETE "$BROKER_URL/test/requests" >/dev/null
+cat <<EOT | k apply -f - >/dev/null
+apiVersion: dtk.io/v1alpha1
+kind: ServiceInstance
+metadata: {name: later}
+spec: {assemblyRef: {name: asyncdb}, targetRef: {name: local}, parameters: {polls: 1}}
+EOT
+check "instance waits for the target" wait_for "TargetReady False" 30 cond_is si/later TargetReady False
+expect_eq "nothing sent to the broker meanwhile" "0" \
+    "$(requests | jq '[.requests[] | select(.path | startswith("/v2/service_instances"))] | length')"
+curl -s -X DELETE "$BROKER_URL/test/faults" >/dev/null
+k annotate target local dtk.io/refresh-requested-at=2 --overwrite >/dev/null
+check "broker back: target Ready again" wait_for "target up" 30 cond_is target/local Ready True
+check "the waiting instance converges" k wait --for=condition=Ready si/later --timeout=60s
+
+# 5. Teardown polls async deletes; the broker ends empty.
+k delete si slow resume broken later --timeout=90s >/dev/null
 check "instances are gone" wait_for "gone" 60 bash -c "[ -z \"\$(kubectl get si -o name)\" ]"
 expect_eq "broker holds no instance or binding" '0 0' "$(state | jq -r '"\(.instances|length) \(.bindings|length)"')"
 
 expect_eq "objects outside --namespace are left alone" "" "$(k get -n other assembly ignored -o jsonpath='{.status}')"
 
-# 5. SIGTERM releases the lease.
+# 6. SIGTERM releases the lease.
 kill -TERM "$OPERATOR_PID"
 wait "$OPERATOR_PID"
 expect_eq "operator exits 0 on SIGTERM" "0" "$?"
