@@ -4,7 +4,8 @@
 # in the middle of an async provision resuming the same operation (the
 # broker holds exactly one instance and got exactly one PUT), a failing
 # provision with orphan mitigation and no re-provision loop, and leader
-# election (lease held, released on SIGTERM). Processes are separate and
+# election (lease held, released on SIGTERM), the broker down then back and
+# --namespace. Processes are separate and
 # stopped by PID in the EXIT trap.
 set -u
 cd "$(dirname "$0")/../.."
@@ -19,8 +20,7 @@ broker_start || { not_ok "test broker starts"; finish; exit 1; }
 OPLOG="$TEST_DIR/operator.log"
 start_operator() {
     "$DTK_BIN/dtk-operator" --kubeconfig "$KUBECONFIG" --namespace default \
-        --leader-elect --leader-election-namespace default \
-        --health-probe-bind-address 127.0.0.1:0 --metrics-bind-address 0 \
+        "$@" --health-probe-bind-address 127.0.0.1:0 --metrics-bind-address 0 \
         --log-level debug 2>>"$OPLOG" &
     OPERATOR_PID=$!
     TEST_PIDS+=("$OPERATOR_PID")
@@ -48,7 +48,7 @@ apiVersion: dtk.io/v1alpha1
 kind: Assembly
 metadata: {name: asyncdb}
 spec:
-  parameters: [{name: polls, type: integer, default: 2}]
+  parameters: [{name: polls, type: integer, default: 1}]
   components:
   - name: db
     service: {class: dtk-test-db, plan: async, parameters: {polls: "\${parameters.polls}"}}
@@ -63,8 +63,6 @@ spec:
   - name: cache
     service: {class: dtk-test-db, plan: small, parameters: {size: "\${components.db.outputs.instanceID}"}}
 EOT
-check "leader election: the lease is held" wait_for "lease" 30 \
-    bash -c "[ -n \"\$(kubectl get lease dtk-operator-leader -o jsonpath='{.spec.holderIdentity}')\" ]"
 
 # Only the watched namespace is reconciled.
 k create namespace other >/dev/null
@@ -98,7 +96,7 @@ cat <<EOT | k apply -f - >/dev/null
 apiVersion: dtk.io/v1alpha1
 kind: ServiceInstance
 metadata: {name: resume}
-spec: {assemblyRef: {name: asyncdb}, targetRef: {name: local}, parameters: {polls: 6}}
+spec: {assemblyRef: {name: asyncdb}, targetRef: {name: local}, parameters: {polls: 4}}
 EOT
 check "async provision in flight" wait_for "polling" 30 \
     bash -c "[ \"\$(kubectl get si resume -o jsonpath='{.status.components[0].polling}')\" == true ]"
@@ -163,9 +161,15 @@ expect_eq "broker holds no instance or binding" '0 0' "$(state | jq -r '"\(.inst
 
 expect_eq "objects outside --namespace are left alone" "" "$(k get -n other assembly ignored -o jsonpath='{.status}')"
 
-# 6. SIGTERM releases the lease.
+# 6. Leader election: the lease is held, and SIGTERM releases it.
 kill -TERM "$OPERATOR_PID"
 wait "$OPERATOR_PID"
 expect_eq "operator exits 0 on SIGTERM" "0" "$?"
+start_operator --leader-elect --leader-election-namespace default
+check "leader election: the lease is held" wait_for "lease" 30 \
+    bash -c "[ -n \"\$(kubectl get lease dtk-operator-leader -o jsonpath='{.spec.holderIdentity}')\" ]"
+kill -TERM "$OPERATOR_PID"
+wait "$OPERATOR_PID"
+expect_eq "leader exits 0 on SIGTERM" "0" "$?"
 expect_eq "lease released on shutdown" "" "$(jp lease/dtk-operator-leader '{.spec.holderIdentity}')"
 finish
