@@ -166,6 +166,30 @@ check "instance on an invalid assembly: AssemblyResolved False" wait_for "oncycl
     cond_is serviceinstance/oncyclic AssemblyResolved False
 expect_eq "reason InvalidAssembly" "InvalidAssembly" \
     "$(jp serviceinstance/oncyclic '{.status.conditions[?(@.type=="AssemblyResolved")].reason}')"
+# Container components are staged and reported, not silently skipped.
+cat <<EOT | k apply -f - >/dev/null
+apiVersion: dtk.io/v1alpha1
+kind: Assembly
+metadata: {name: withweb}
+spec:
+  components:
+  - {name: db, service: {class: dtk-test-db, plan: small}}
+  - {name: web, container: {image: "busybox:1", env: {DB: "\${components.db.credentials.uri}"}}}
+---
+apiVersion: dtk.io/v1alpha1
+kind: ServiceInstance
+metadata: {name: web}
+spec:
+  assemblyRef: {name: withweb}
+  targetRef: {name: local}
+EOT
+check "container component: Ready False ContainersNotSupported" wait_for "web" 60 bash -c \
+    "[ \"\$(kubectl get si web -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].reason}')\" == ContainersNotSupported ]"
+expect_match "message says containers need part 2" "component 'web': container components need operator part 2" \
+    "$(jp serviceinstance/web '{.status.conditions[?(@.type=="Ready")].message}')"
+expect_eq "the service component still converged" "Ready" "$(jp serviceinstance/web '{.status.components[?(@.name=="db")].state}')"
+expect_eq "the plan lists the container" "web create" \
+    "$(jp serviceinstance/web '{.status.plan[1].component} {.status.plan[1].action}')"
 check "invalid parameter: ParametersValid False" wait_for "bad" 30 cond_is serviceinstance/bad ParametersValid False
 expect_match "message names the parameter" "parameter size" \
     "$(jp serviceinstance/bad '{.status.conditions[?(@.type=="Ready")].message}')"
@@ -236,7 +260,7 @@ k delete serviceinstance child --timeout=60s >/dev/null
 k delete target local --wait=false >/dev/null
 check "target in use: deletion waits with InUse" wait_for "InUse" 30 cond_is target/local InUse True
 expect_match "InUse lists the instances" "manual" "$(jp target/local '{.status.conditions[?(@.type=="InUse")].message}')"
-k delete serviceinstance demo manual bad nosecret notarget oncyclic --ignore-not-found --timeout=60s >/dev/null
+k delete serviceinstance demo manual bad nosecret notarget oncyclic web --ignore-not-found --timeout=60s >/dev/null
 check "instances are gone" wait_for "instances gone" 30 \
     bash -c "[ -z \"\$(kubectl get si -o name)\" ]"
 expect_eq "broker holds no instance or binding" '0 0' "$(state | jq -r '"\(.instances|length) \(.bindings|length)"')"
