@@ -506,6 +506,24 @@ static void build_plan(dtk_ictx *c)
         dtk_json_set(item, "reason", dtk_json_new_string(reason));
         dtk_json_append(plan, item);
     }
+    /* Components the pinned revision no longer has: delete them. */
+    {
+        const dtk_json *comps = dtk_json_get(c->status, "components");
+        for (size_t i = 0; i < dtk_json_len(comps); i++) {
+            const dtk_json *e = dtk_json_at(comps, i);
+            const char *name = dtk_json_get_string(e, "name");
+            dtk_json *item;
+            if (name == NULL || dtk_assembly_find(c->assembly, name) >= 0) {
+                continue;
+            }
+            item = dtk_json_new_object();
+            dtk_json_set(item, "component", dtk_json_new_string(name));
+            dtk_json_set(item, "action", dtk_json_new_string("delete"));
+            dtk_json_set(item, "reason",
+                         dtk_json_new_string("not in the assembly revision"));
+            dtk_json_append(plan, item);
+        }
+    }
     dtk_json_set(c->status, "plan", plan);
 }
 
@@ -659,6 +677,48 @@ static void set_phase(dtk_ictx *c, const char *phase)
 
 /* ---- converge ----------------------------------------------------------- */
 
+/* Tears down components that the pinned revision no longer has (last
+ * first) and drops their entries. Sets *progress while one is pending. */
+static int remove_stale(dtk_ictx *c, int *progress)
+{
+    dtk_json *comps = dtk_json_get(c->status, "components");
+
+    for (size_t k = dtk_json_len(comps); k > 0; k--) {
+        dtk_json *e = dtk_json_at(comps, k - 1);
+        const char *name = dtk_json_get_string(e, "name");
+        int r;
+        if (name == NULL || dtk_assembly_find(c->assembly, name) >= 0) {
+            continue;
+        }
+        if (str_eq(dtk_json_get_string(e, "kind"), "service")) {
+            r = dtk_instance__teardown_service(c, e);
+            if (r < 0) {
+                return r;
+            }
+            if (r == 0) {
+                *progress = 1;
+                continue;
+            }
+            if (dtk_json_get_string(e, "bindingSecret") != NULL) {
+                r = dtk_kube_delete(NULL, c->kc, &dtk_kube_gvr_secrets,
+                                    c->req->namespace,
+                                    dtk_json_get_string(e, "bindingSecret"),
+                                    NULL);
+                if (r < 0 && r != DTK_ENOTFOUND) {
+                    return r;
+                }
+                dtk_error_clear();
+            }
+            dtk_operator__event(c->op, c->obj, "Normal", "ComponentRemoved",
+                                "component '%s' is no longer in the assembly "
+                                "and was deleted",
+                                name);
+        }
+        dtk_json_remove_at(comps, k - 1);
+    }
+    return 0;
+}
+
 /* Returns < 0 on error; sets phase and conditions. */
 static int converge(dtk_ictx *c, const char *request)
 {
@@ -666,6 +726,10 @@ static int converge(dtk_ictx *c, const char *request)
     const char *blocked_by = NULL;
     int progress = 0, failed = 0, unsupported = 0, error = 0;
 
+    error = remove_stale(c, &progress);
+    if (error < 0) {
+        goto out;
+    }
     for (size_t k = 0; k < c->assembly->component_count; k++) {
         size_t i = c->assembly->order[k];
         const dtk_asm_component *comp = &c->assembly->components[i];

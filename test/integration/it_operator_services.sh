@@ -190,6 +190,15 @@ expect_match "message says containers need part 2" "component 'web': container c
 expect_eq "the service component still converged" "Ready" "$(jp serviceinstance/web '{.status.components[?(@.name=="db")].state}')"
 expect_eq "the plan lists the container" "web create" \
     "$(jp serviceinstance/web '{.status.plan[1].component} {.status.plan[1].action}')"
+# A new revision without a component deletes it (plan action delete).
+wdb=$(jp serviceinstance/web '{.status.components[?(@.name=="db")].instanceID}')
+k patch assembly withweb --type merge \
+    -p '{"spec":{"components":[{"name":"db2","service":{"class":"dtk-test-db","plan":"small"}}]}}' >/dev/null
+k annotate serviceinstance web dtk.io/upgrade-requested-at=up-1 >/dev/null
+check "upgraded instance converges without the container" k wait --for=condition=Ready serviceinstance/web --timeout=60s
+expect_eq "removed component deprovisioned at the broker" "null" "$(state | jq -c --arg i "$wdb" '.instances[$i]')"
+check "removed component's Secret is deleted" wait_for "web-db gone" 30 bash -c "! kubectl get secret web-db >/dev/null 2>&1"
+expect_eq "status lists only the new component" "db2" "$(jp serviceinstance/web '{.status.components[*].name}')"
 check "invalid parameter: ParametersValid False" wait_for "bad" 30 cond_is serviceinstance/bad ParametersValid False
 expect_match "message names the parameter" "parameter size" \
     "$(jp serviceinstance/bad '{.status.conditions[?(@.type=="Ready")].message}')"
