@@ -466,6 +466,28 @@ out:
     return error;
 }
 
+int dtk_docker__get_list(dtk_docker *c,
+                         const char *path,
+                         const char *what,
+                         dtk_json **out)
+{
+    dtk_docker__req req = DTK_DOCKER__REQ_INIT;
+    int error;
+
+    req.method = "GET";
+    req.path = path;
+    req.what = what;
+    error = dtk_docker__call_json(c, &req, out);
+    if (error == 0 && (*out)->type != DTK_JSON_ARRAY) {
+        dtk_error_set(DTK_ERRCLASS_DOCKER,
+                      "%s: engine response is not an array", what);
+        dtk_json_free(*out);
+        *out = NULL;
+        error = DTK_ERROR;
+    }
+    return error;
+}
+
 /* ---- Ping and version ---------------------------------------------------- */
 
 int dtk_docker_ping(dtk_docker *client)

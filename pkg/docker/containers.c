@@ -559,7 +559,6 @@ int dtk_docker_container_list(dtk_docker *client,
 {
     dtk_buf path = DTK_BUF_INIT(0);
     dtk_json *doc = NULL;
-    dtk_docker__req req = DTK_DOCKER__REQ_INIT;
     size_t n;
     int error;
 
@@ -573,17 +572,9 @@ int dtk_docker_container_list(dtk_docker *client,
     if (error < 0) {
         goto out;
     }
-    req.method = "GET";
-    req.path = dtk_buf_cstr(&path);
-    req.what = "list containers";
-    error = dtk_docker__call_json(client, &req, &doc);
+    error = dtk_docker__get_list(client, dtk_buf_cstr(&path), "list containers",
+                                 &doc);
     if (error < 0) {
-        goto out;
-    }
-    if (doc->type != DTK_JSON_ARRAY) {
-        dtk_error_set(DTK_ERRCLASS_DOCKER,
-                      "list containers: engine response is not an array");
-        error = DTK_ERROR;
         goto out;
     }
     n = dtk_json_len(doc);

@@ -56,6 +56,14 @@ int dtk_docker__call_json(dtk_docker *c,
                           const dtk_docker__req *req,
                           dtk_json **out);
 
+/* GET path (what names it in messages) and parse a JSON array into *out
+ * (owned by the caller): the engine's list endpoints. A body that is not a
+ * JSON array is DTK_ERROR. */
+int dtk_docker__get_list(dtk_docker *c,
+                         const char *path,
+                         const char *what,
+                         dtk_json **out);
+
 /* Maps an HTTP status to a code and sets "<what>: <engine message>". */
 int dtk_docker__status_error(long status,
                              const dtk_buf *body,

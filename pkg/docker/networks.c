@@ -180,7 +180,6 @@ int dtk_docker_network_list(dtk_docker *client,
 {
     dtk_buf path = DTK_BUF_INIT(0);
     dtk_json *doc = NULL;
-    dtk_docker__req req = DTK_DOCKER__REQ_INIT;
     size_t n;
     int error;
 
@@ -193,17 +192,9 @@ int dtk_docker_network_list(dtk_docker *client,
     if (error < 0) {
         goto out;
     }
-    req.method = "GET";
-    req.path = dtk_buf_cstr(&path);
-    req.what = "list networks";
-    error = dtk_docker__call_json(client, &req, &doc);
+    error = dtk_docker__get_list(client, dtk_buf_cstr(&path), "list networks",
+                                 &doc);
     if (error < 0) {
-        goto out;
-    }
-    if (doc->type != DTK_JSON_ARRAY) {
-        dtk_error_set(DTK_ERRCLASS_DOCKER,
-                      "list networks: engine response is not an array");
-        error = DTK_ERROR;
         goto out;
     }
     n = dtk_json_len(doc);
