@@ -501,15 +501,49 @@ static int write_body(dtk_buf *out, const dtk_json *doc)
     return error;
 }
 
+/* The common tail of provision, update and bind: writes doc (stolen) as
+ * the body, sends it to the instance (or binding) with
+ * accepts_incomplete=true, and wipes the body afterwards because parameters
+ * may hold secrets. */
+static int send_document(dtk_osb_reply *reply,
+                         dtk_osb_client *client,
+                         dtk_osb_op op,
+                         const char *method,
+                         const char *binding_id,
+                         dtk_json *doc,
+                         const dtk_osb_request *req)
+{
+    dtk_buf url = DTK_BUF_INIT(URL_LIMIT);
+    dtk_buf body = DTK_BUF_INIT(BODY_LIMIT);
+    int error;
+
+    error = write_body(&body, doc);
+    if (error == 0) {
+        error = resource_url(&url, client, req->instance_id, binding_id);
+    }
+    if (error == 0) {
+        error = add_query(&url, "accepts_incomplete", "true");
+    }
+    if (error < 0) {
+        invalid(reply, op, "InvalidRequest");
+        goto out;
+    }
+    error = perform(reply, client, op, method, dtk_buf_cstr(&url), &body, req,
+                    client->response_limit);
+out:
+    dtk_osb__json_wipe_free(doc);
+    dtk_osb__wipe(body.ptr, body.len);
+    dtk_buf_dispose(&url);
+    dtk_buf_dispose(&body);
+    return error;
+}
+
 int dtk_osb_provision(dtk_osb_reply *reply,
                       dtk_osb_client *client,
                       const dtk_osb_request *req)
 {
     const dtk_osb_op op = DTK_OSB_OP_PROVISION;
-    dtk_buf url = DTK_BUF_INIT(URL_LIMIT);
-    dtk_buf body = DTK_BUF_INIT(BODY_LIMIT);
     dtk_json *doc = NULL;
-    int error;
 
     if (check_id(req->instance_id, "instance_id") < 0 ||
         check_id(req->service_id, "service_id") < 0 ||
@@ -535,20 +569,7 @@ int dtk_osb_provision(dtk_osb_reply *reply,
         dtk_json_set(doc, "maintenance_info",
                      maintenance_json(req->maintenance_version));
     }
-    if ((error = write_body(&body, doc)) < 0 ||
-        (error = resource_url(&url, client, req->instance_id, NULL)) < 0 ||
-        (error = add_query(&url, "accepts_incomplete", "true")) < 0) {
-        invalid(reply, op, "InvalidRequest");
-        goto out;
-    }
-    error = perform(reply, client, op, "PUT", dtk_buf_cstr(&url), &body, req,
-                    client->response_limit);
-out:
-    dtk_osb__json_wipe_free(doc);
-    dtk_osb__wipe(body.ptr, body.len); /* parameters may hold secrets */
-    dtk_buf_dispose(&url);
-    dtk_buf_dispose(&body);
-    return error;
+    return send_document(reply, client, op, "PUT", NULL, doc, req);
 }
 
 int dtk_osb_update(dtk_osb_reply *reply,
@@ -556,11 +577,8 @@ int dtk_osb_update(dtk_osb_reply *reply,
                    const dtk_osb_request *req)
 {
     const dtk_osb_op op = DTK_OSB_OP_UPDATE;
-    dtk_buf url = DTK_BUF_INIT(URL_LIMIT);
-    dtk_buf body = DTK_BUF_INIT(BODY_LIMIT);
     dtk_json *doc = NULL;
     dtk_json *prev;
-    int error;
 
     if (check_id(req->instance_id, "instance_id") < 0 ||
         check_id(req->service_id, "service_id") < 0 ||
@@ -599,20 +617,7 @@ int dtk_osb_update(dtk_osb_reply *reply,
         }
         dtk_json_set(doc, "previous_values", prev);
     }
-    if ((error = write_body(&body, doc)) < 0 ||
-        (error = resource_url(&url, client, req->instance_id, NULL)) < 0 ||
-        (error = add_query(&url, "accepts_incomplete", "true")) < 0) {
-        invalid(reply, op, "InvalidRequest");
-        goto out;
-    }
-    error = perform(reply, client, op, "PATCH", dtk_buf_cstr(&url), &body, req,
-                    client->response_limit);
-out:
-    dtk_osb__json_wipe_free(doc);
-    dtk_osb__wipe(body.ptr, body.len); /* parameters may hold secrets */
-    dtk_buf_dispose(&url);
-    dtk_buf_dispose(&body);
-    return error;
+    return send_document(reply, client, op, "PATCH", NULL, doc, req);
 }
 
 static int delete_resource(dtk_osb_reply *reply,
@@ -664,12 +669,9 @@ int dtk_osb_bind(dtk_osb_reply *reply,
                  const dtk_osb_request *req)
 {
     const dtk_osb_op op = DTK_OSB_OP_BIND;
-    dtk_buf url = DTK_BUF_INIT(URL_LIMIT);
-    dtk_buf body = DTK_BUF_INIT(BODY_LIMIT);
     dtk_json *doc = NULL;
     dtk_json *resource;
     const char *app_guid;
-    int error;
 
     if (check_id(req->instance_id, "instance_id") < 0 ||
         check_id(req->binding_id, "binding_id") < 0 ||
@@ -700,21 +702,7 @@ int dtk_osb_bind(dtk_osb_reply *reply,
         dtk_json_set(doc, "predecessor_binding_id",
                      dtk_json_new_string(req->predecessor_binding_id));
     }
-    if ((error = write_body(&body, doc)) < 0 ||
-        (error = resource_url(&url, client, req->instance_id,
-                              req->binding_id)) < 0 ||
-        (error = add_query(&url, "accepts_incomplete", "true")) < 0) {
-        invalid(reply, op, "InvalidRequest");
-        goto out;
-    }
-    error = perform(reply, client, op, "PUT", dtk_buf_cstr(&url), &body, req,
-                    client->response_limit);
-out:
-    dtk_osb__json_wipe_free(doc);
-    dtk_osb__wipe(body.ptr, body.len); /* parameters may hold secrets */
-    dtk_buf_dispose(&url);
-    dtk_buf_dispose(&body);
-    return error;
+    return send_document(reply, client, op, "PUT", req->binding_id, doc, req);
 }
 
 int dtk_osb_last_operation(dtk_osb_reply *reply,
