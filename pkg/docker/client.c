@@ -466,6 +466,28 @@ out:
     return error;
 }
 
+int dtk_docker__create(dtk_docker *c, const dtk_docker__req *req,
+                       char **id_out)
+{
+    dtk_json *doc = NULL;
+    const char *id;
+    int error = dtk_docker__call_json(c, req, &doc);
+
+    if (error < 0) {
+        return error;
+    }
+    id = dtk_json_get_string(doc, "Id");
+    if (id == NULL) {
+        dtk_error_set(DTK_ERRCLASS_DOCKER, "%s: engine response has no Id",
+                      req->what);
+        error = DTK_ERROR;
+    } else if (id_out != NULL) {
+        *id_out = dtk_strdup(id);
+    }
+    dtk_json_free(doc);
+    return error;
+}
+
 int dtk_docker__get_list(dtk_docker *c,
                          const char *path,
                          const char *what,

@@ -278,9 +278,7 @@ int dtk_docker_container_create(dtk_docker *client,
     dtk_buf path = DTK_BUF_INIT(0);
     dtk_buf w = DTK_BUF_INIT(0);
     dtk_json *body = NULL;
-    dtk_json *doc = NULL;
     dtk_docker__req req = DTK_DOCKER__REQ_INIT;
-    const char *id;
     int error;
 
     if (id_out != NULL) {
@@ -324,22 +322,8 @@ int dtk_docker_container_create(dtk_docker *client,
     req.body = body;
     req.flags = DTK_DOCKER__CREATE;
     req.what = dtk_buf_cstr(&w);
-    error = dtk_docker__call_json(client, &req, &doc);
-    if (error < 0) {
-        goto out;
-    }
-    id = dtk_json_get_string(doc, "Id");
-    if (id == NULL) {
-        dtk_error_set(DTK_ERRCLASS_DOCKER, "%s: engine response has no Id",
-                      dtk_buf_cstr(&w));
-        error = DTK_ERROR;
-        goto out;
-    }
-    if (id_out != NULL) {
-        *id_out = dtk_strdup(id);
-    }
+    error = dtk_docker__create(client, &req, id_out);
 out:
-    dtk_json_free(doc);
     dtk_json_free(body);
     dtk_buf_dispose(&name);
     dtk_buf_dispose(&path);

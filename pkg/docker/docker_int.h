@@ -56,6 +56,12 @@ int dtk_docker__call_json(dtk_docker *c,
                           const dtk_docker__req *req,
                           dtk_json **out);
 
+/* dtk_docker__call_json for the engine's create endpoints: *id_out (may be
+ * NULL) receives a copy of the answer's "Id", owned by the caller. An answer
+ * without an Id is DTK_ERROR. */
+int dtk_docker__create(dtk_docker *c, const dtk_docker__req *req,
+                       char **id_out);
+
 /* GET path (what names it in messages) and parse a JSON array into *out
  * (owned by the caller): the engine's list endpoints. A body that is not a
  * JSON array is DTK_ERROR. */

@@ -25,9 +25,7 @@ int dtk_docker_exec_create(dtk_docker *client,
     dtk_buf path = DTK_BUF_INIT(0);
     dtk_buf w = DTK_BUF_INIT(0);
     dtk_json *body = NULL;
-    dtk_json *doc = NULL;
     dtk_docker__req req = DTK_DOCKER__REQ_INIT;
-    const char *id;
     int error = 0;
 
     *exec_id_out = NULL;
@@ -68,20 +66,8 @@ int dtk_docker_exec_create(dtk_docker *client,
     req.path = dtk_buf_cstr(&path);
     req.body = body;
     req.what = dtk_buf_cstr(&w);
-    error = dtk_docker__call_json(client, &req, &doc);
-    if (error < 0) {
-        goto out;
-    }
-    id = dtk_json_get_string(doc, "Id");
-    if (id == NULL) {
-        dtk_error_set(DTK_ERRCLASS_DOCKER, "%s: engine response has no Id",
-                      dtk_buf_cstr(&w));
-        error = DTK_ERROR;
-        goto out;
-    }
-    *exec_id_out = dtk_strdup(id);
+    error = dtk_docker__create(client, &req, exec_id_out);
 out:
-    dtk_json_free(doc);
     dtk_json_free(body);
     dtk_buf_dispose(&path);
     dtk_buf_dispose(&w);
