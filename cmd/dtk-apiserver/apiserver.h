@@ -209,7 +209,6 @@ int dtk_filter_match(const dtk_filter *f, const dtk_json *obj);
 void dtk_filter_free(dtk_filter *f);
 
 /* ---- watch.c ---- */
-typedef struct dtk_watch_request dtk_watch_request;
 void dtk_watch_serve(dtk_apiserver *s, dtk_httpserver_exchange *ex,
                      dtk_restype *t, const char *ns, const char *name);
 
@@ -241,7 +240,5 @@ int64_t dtk_meta_rv(const dtk_json *obj);
 /* RFC 1123 label of at most max bytes / RFC 1123 subdomain. */
 int dtk_meta_is_dns_label(const char *s, size_t max);
 int dtk_meta_is_dns_subdomain(const char *s);
-/* The object with apiVersion set for the given type (a copy when it
- * differs, else obj itself is returned and *copy_out is NULL). */
 
 #endif

@@ -96,11 +96,8 @@ static void respond_conflict(request *r, const char *name, const char *why)
 static void respond_invalid(request *r, const dtk_fielderr_list *errs,
                             const char *name)
 {
-    dtk_buf gk = DTK_BUF_INIT(0);
-
     dtk_respond_status(r->ex, dtk_fielderr_status(errs, r->t->kind,
                                                   r->t->group, name));
-    dtk_buf_dispose(&gk);
 }
 
 /* The object as the request's version presents it. Caller owns it. */
